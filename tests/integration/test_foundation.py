@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """Acceptance tests of the foundation: application CLI, application authentication, the
 HTTP conventions and limits of api.md section 1, operations (section 9), configuration
 (section 10). Real PostgreSQL, real pushgated; see harness.py."""

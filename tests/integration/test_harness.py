@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """Self-test of the harness parts that do not need pushgated: PgCluster and SmtpSink.
 If these fail, every other integration test is suspect."""
 
