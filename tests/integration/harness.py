@@ -660,11 +660,19 @@ def _stop_and_check(servers, dump):
                              " on SIGTERM at the end of the test (stderr above)")
 
 
+def _owner(test):
+    """The test method behind a result entry (a subTest's parent; None for class errors)."""
+    test = getattr(test, "test_case", test)
+    return test if isinstance(test, unittest.TestCase) else None
+
+
 class _Result(unittest.TextTestResult):
-    """Prints the servers' stderr under each failing test."""
+    """Prints the servers' stderr (once) under each failing test."""
 
     def _dump(self, test):
-        if isinstance(test, TestCase):
+        test = _owner(test)
+        if isinstance(test, TestCase) and not getattr(test, "_dumped", False):
+            test._dumped = True
             for s in test.all_servers():
                 s.dump(self.stream)
 
@@ -675,6 +683,11 @@ class _Result(unittest.TextTestResult):
     def addError(self, test, err):
         super().addError(test, err)
         self._dump(test)
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._dump(test)
 
 
 def _watchdog(seconds):
@@ -705,8 +718,11 @@ def main():
                          testRunner=unittest.TextTestRunner(resultclass=_Result,
                                                             stream=sys.stdout, verbosity=2))
     r = prog.result
-    failed = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
-    passed = r.testsRun - failed - len(r.skipped)
+    bad = r.failures + r.errors + [(t, None) for t in r.unexpectedSuccesses]
+    failed_tests = {_owner(t).id() for t, _ in bad if _owner(t) is not None}
+    class_errors = sum(1 for t, _ in bad if _owner(t) is None)  # setUpClass & co.
+    failed = len(failed_tests) + class_errors
+    passed = r.testsRun - len(failed_tests) - len(r.skipped)
     line = f"{passed} passed, {failed} failed"
     if r.skipped:
         line += f", {len(r.skipped)} skipped"
