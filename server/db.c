@@ -1,0 +1,425 @@
+#include "db.h"
+
+#include "log.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#define CONNECT_TIMEOUT_S 5
+#define QUERY_TIMEOUT_S 5  /* a running statement that takes longer: connection dropped */
+#define QUEUE_TIMEOUT_MS 4000 /* keeps "database down -> 503" under 5 s */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+
+struct db_query {
+    TAILQ_ENTRY(db_query) link;
+    const char *sql;
+    int nparams;
+    char **params;
+    db_cb cb;
+    void *arg;
+    struct timespec queued;
+};
+TAILQ_HEAD(query_list, db_query);
+
+enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY };
+
+struct db_conn {
+    struct db *pool;
+    PGconn *pg;
+    struct event *ev;       /* socket readiness, re-assigned per wait */
+    struct event *retry;    /* reconnect timer */
+    enum conn_state state;
+    struct db_query *q;
+    PGresult *res; /* first result of the running statement, until its end */
+    int backoff_ms;
+};
+
+struct db {
+    struct event_base *base;
+    char *conninfo;
+    int size, up;
+    bool down; /* every connection failed since the last success: fail fast */
+    struct db_conn *conns;
+    struct query_list queue, done;
+    struct event *defer; /* runs callbacks of queries failed outside the loop */
+    struct event *sweep; /* expires queued queries */
+};
+
+static void conn_start(struct db_conn *c);
+static void conn_on_connect(evutil_socket_t fd, short what, void *arg);
+static void conn_on_io(evutil_socket_t fd, short what, void *arg);
+static void dispatch(struct db *db);
+
+static long ms_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void query_free(struct db_query *q)
+{
+    for (int i = 0; i < q->nparams; i++)
+        free(q->params[i]);
+    free(q->params);
+    free(q);
+}
+
+static void query_finish(struct db_query *q, enum db_status st, PGresult *res)
+{
+    q->cb(q->arg, st, res);
+    query_free(q);
+}
+
+/* Defers a failure callback to the loop so that callers never re-enter. */
+static void query_fail_later(struct db *db, struct db_query *q)
+{
+    TAILQ_INSERT_TAIL(&db->done, q, link);
+    event_active(db->defer, EV_TIMEOUT, 0);
+}
+
+static void on_defer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct db *db = arg;
+    struct db_query *q;
+    while ((q = TAILQ_FIRST(&db->done)) != NULL) {
+        TAILQ_REMOVE(&db->done, q, link);
+        query_finish(q, DB_UNAVAILABLE, NULL);
+    }
+}
+
+static void fail_queue(struct db *db)
+{
+    struct db_query *q;
+    while ((q = TAILQ_FIRST(&db->queue)) != NULL) {
+        TAILQ_REMOVE(&db->queue, q, link);
+        query_fail_later(db, q);
+    }
+}
+
+static void conn_wait(struct db_conn *c, short what, int timeout_s, event_callback_fn fn)
+{
+    event_del(c->ev);
+    event_assign(c->ev, c->pool->base, PQsocket(c->pg), what, fn, c);
+    struct timeval tv = {timeout_s, 0};
+    event_add(c->ev, timeout_s > 0 ? &tv : NULL);
+}
+
+static void conn_fail(struct db_conn *c, const char *why)
+{
+    struct db *db = c->pool;
+    bool was_up = c->state == C_IDLE || c->state == C_BUSY;
+    if (was_up)
+        db->up--;
+    /* a lost connection is news; a failed reconnect while down is not */
+    log_kv(was_up ? LOG_WARN : LOG_DEBUG, "db connection lost", "reason", why, "error",
+           c->pg ? PQerrorMessage(c->pg) : "", NULL);
+    event_del(c->ev);
+    if (c->pg)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    c->state = C_DOWN;
+    PQclear(c->res);
+    c->res = NULL;
+    if (c->q) {
+        query_fail_later(db, c->q);
+        c->q = NULL;
+    }
+    if (db->up == 0) {
+        if (!db->down)
+            log_kv(LOG_ERROR, "db unavailable: answering 503 until it is back", NULL);
+        db->down = true;
+        fail_queue(db);
+    }
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    evtimer_add(c->retry, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    conn_start(arg);
+}
+
+/* libpq prints server notices (e.g. "terminating connection") to stderr by
+ * default; route them through our log instead. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    log_kv(LOG_DEBUG, "db notice", "message", message, NULL);
+}
+
+static void conn_start(struct db_conn *c)
+{
+    c->pg = PQconnectStart(c->pool->conninfo);
+    if (c->pg)
+        PQsetNoticeProcessor(c->pg, on_notice, NULL);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_fail(c, "connect start failed");
+        return;
+    }
+    c->state = C_CONNECTING;
+    /* libpq: behave as if PQconnectPoll last returned PGRES_POLLING_WRITING */
+    conn_wait(c, EV_WRITE, CONNECT_TIMEOUT_S, conn_on_connect);
+}
+
+static void conn_ready(struct db_conn *c)
+{
+    struct db *db = c->pool;
+    if (PQsetnonblocking(c->pg, 1) != 0) {
+        conn_fail(c, "setnonblocking failed");
+        return;
+    }
+    c->state = C_IDLE;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    if (db->up++ == 0 && db->down)
+        log_kv(LOG_INFO, "db available again", NULL);
+    db->down = false;
+    conn_wait(c, EV_READ | EV_PERSIST, 0, conn_on_io);
+    dispatch(db);
+}
+
+static void conn_on_connect(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct db_conn *c = arg;
+    if (what & EV_TIMEOUT) {
+        conn_fail(c, "connect timeout");
+        return;
+    }
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        conn_wait(c, EV_READ, CONNECT_TIMEOUT_S, conn_on_connect);
+        break;
+    case PGRES_POLLING_WRITING:
+        conn_wait(c, EV_WRITE, CONNECT_TIMEOUT_S, conn_on_connect);
+        break;
+    case PGRES_POLLING_OK:
+        conn_ready(c);
+        break;
+    default:
+        conn_fail(c, "connect failed");
+    }
+}
+
+static void conn_send(struct db_conn *c, struct db_query *q)
+{
+    c->q = q;
+    c->state = C_BUSY;
+    if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
+                           NULL, NULL, 0)) {
+        conn_fail(c, "send failed");
+        return;
+    }
+    int r = PQflush(c->pg);
+    if (r < 0) {
+        conn_fail(c, "flush failed");
+        return;
+    }
+    conn_wait(c, r ? EV_READ | EV_WRITE | EV_PERSIST : EV_READ | EV_PERSIST, QUERY_TIMEOUT_S,
+              conn_on_io);
+}
+
+static void dispatch(struct db *db)
+{
+    for (int i = 0; i < db->size && !TAILQ_EMPTY(&db->queue); i++) {
+        struct db_conn *c = &db->conns[i];
+        if (c->state != C_IDLE)
+            continue;
+        struct db_query *q = TAILQ_FIRST(&db->queue);
+        TAILQ_REMOVE(&db->queue, q, link);
+        conn_send(c, q);
+    }
+}
+
+/* The whole result has arrived: hand it over, then reuse the connection. */
+static void conn_deliver(struct db_conn *c, PGresult *res)
+{
+    struct db *db = c->pool;
+    struct db_query *q = c->q;
+    c->q = NULL;
+    c->state = C_IDLE;
+    conn_wait(c, EV_READ | EV_PERSIST, 0, conn_on_io);
+    ExecStatusType rs = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    enum db_status st = (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) ? DB_OK : DB_ERROR;
+    if (st == DB_ERROR && res)
+        log_kv(LOG_DEBUG, "db statement failed", "sqlstate", db_sqlstate(res), "error",
+               PQresultErrorMessage(res), NULL);
+    if (!res)
+        st = DB_UNAVAILABLE;
+    query_finish(q, st, res);
+    PQclear(res);
+    dispatch(db);
+}
+
+/* PQgetResult is called only after PQisBusy() == 0, when it cannot block. */
+static void conn_read_results(struct db_conn *c)
+{
+    PGresult *res;
+    for (;;) {
+        if (PQisBusy(c->pg))
+            return; /* c->res waits for the terminating NULL */
+        res = PQgetResult(c->pg);
+        if (!res)
+            break;
+        if (!c->res)
+            c->res = res;
+        else
+            PQclear(res);
+    }
+    res = c->res;
+    c->res = NULL;
+    conn_deliver(c, res);
+}
+
+static void conn_on_io(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct db_conn *c = arg;
+    if (what & EV_TIMEOUT) {
+        conn_fail(c, "statement timeout");
+        return;
+    }
+    if (what & EV_WRITE) {
+        int r = PQflush(c->pg);
+        if (r < 0) {
+            conn_fail(c, "flush failed");
+            return;
+        }
+        if (r == 0)
+            conn_wait(c, EV_READ | EV_PERSIST, QUERY_TIMEOUT_S, conn_on_io);
+    }
+    if (!(what & EV_READ))
+        return;
+    if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_fail(c, "connection closed");
+        return;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg)) != NULL)
+        PQfreemem(n); /* pool connections do not LISTEN; drain anyway */
+    if (c->state == C_BUSY)
+        conn_read_results(c);
+}
+
+/* Queued statements that waited too long answer "unavailable". */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct db *db = arg;
+    struct db_query *q;
+    while ((q = TAILQ_FIRST(&db->queue)) != NULL && ms_since(&q->queued) > QUEUE_TIMEOUT_MS) {
+        TAILQ_REMOVE(&db->queue, q, link);
+        query_fail_later(db, q);
+    }
+}
+
+struct db *db_new(struct event_base *base, const char *conninfo, int size)
+{
+    struct db *db = calloc(1, sizeof *db);
+    db->base = base;
+    db->conninfo = strdup(conninfo);
+    db->size = size;
+    db->conns = calloc((size_t)size, sizeof *db->conns);
+    TAILQ_INIT(&db->queue);
+    TAILQ_INIT(&db->done);
+    db->defer = event_new(base, -1, 0, on_defer, db);
+    db->sweep = event_new(base, -1, EV_PERSIST, on_sweep, db);
+    struct timeval tv = {0, 250000};
+    event_add(db->sweep, &tv);
+    for (int i = 0; i < size; i++) {
+        struct db_conn *c = &db->conns[i];
+        c->pool = db;
+        c->backoff_ms = BACKOFF_MIN_MS;
+        c->ev = event_new(base, -1, 0, conn_on_io, c);
+        c->retry = evtimer_new(base, on_retry, c);
+        conn_start(c);
+    }
+    return db;
+}
+
+static void free_list(struct query_list *l)
+{
+    struct db_query *q;
+    while ((q = TAILQ_FIRST(l)) != NULL) {
+        TAILQ_REMOVE(l, q, link);
+        query_free(q);
+    }
+}
+
+void db_free(struct db *db)
+{
+    if (!db)
+        return;
+    for (int i = 0; i < db->size; i++) {
+        struct db_conn *c = &db->conns[i];
+        event_free(c->ev);
+        event_free(c->retry);
+        PQclear(c->res);
+        if (c->q)
+            query_free(c->q);
+        if (c->pg)
+            PQfinish(c->pg);
+    }
+    free_list(&db->queue);
+    free_list(&db->done);
+    event_free(db->defer);
+    event_free(db->sweep);
+    free(db->conns);
+    free(db->conninfo);
+    free(db);
+}
+
+int db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
+             void *arg)
+{
+    struct db_query *q = calloc(1, sizeof *q);
+    if (!q)
+        return -1;
+    q->sql = sql;
+    q->cb = cb;
+    q->arg = arg;
+    q->nparams = nparams;
+    q->params = calloc((size_t)(nparams > 0 ? nparams : 1), sizeof(char *));
+    for (int i = 0; i < nparams; i++)
+        q->params[i] = params[i] ? strdup(params[i]) : NULL;
+    clock_gettime(CLOCK_MONOTONIC, &q->queued);
+    if (db->down) {
+        query_fail_later(db, q);
+        return 0;
+    }
+    TAILQ_INSERT_TAIL(&db->queue, q, link);
+    dispatch(db);
+    return 0;
+}
+
+bool db_up(const struct db *db)
+{
+    return db->up > 0;
+}
+
+int db_conns_up(const struct db *db)
+{
+    return db->up;
+}
+
+int db_queue_depth(const struct db *db)
+{
+    int n = 0;
+    struct db_query *q;
+    TAILQ_FOREACH(q, &db->queue, link)
+    n++;
+    return n;
+}
+
+const char *db_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}

@@ -1,0 +1,45 @@
+/* db: a small pool of non-blocking PostgreSQL connections driven by the
+ * event loop (PQconnectStart/PQconnectPoll, PQsetnonblocking,
+ * PQsendQueryParams, PQflush, PQconsumeInput/PQisBusy). Nothing here ever
+ * blocks the loop.
+ *
+ * Contract:
+ *  - db_query() copies sql parameters; `sql` itself must outlive the query
+ *    (pass string literals). Each query is ONE statement, so it is atomic.
+ *  - The callback runs exactly once, never from inside db_query() itself.
+ *    DB_OK: res is PGRES_TUPLES_OK or PGRES_COMMAND_OK. DB_ERROR: the server
+ *    rejected the statement (res holds the error; PQresultErrorField works).
+ *    DB_UNAVAILABLE: no connection, a broken connection or a time-out; res is
+ *    NULL and the statement may or may not have committed. The pool owns res
+ *    and clears it after the callback returns.
+ *  - When every connection is down, queries fail at once (fail fast, 503),
+ *    and the pool reconnects with backoff on its own. */
+#ifndef PUSHGATE_DB_H
+#define PUSHGATE_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct event_base;
+struct db;
+
+enum db_status { DB_OK, DB_ERROR, DB_UNAVAILABLE };
+
+typedef void (*db_cb)(void *arg, enum db_status st, PGresult *res);
+
+struct db *db_new(struct event_base *base, const char *conninfo, int size);
+void db_free(struct db *db);
+
+int db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
+             void *arg);
+
+/* True while at least one connection is established. */
+bool db_up(const struct db *db);
+/* Connections established / queries waiting for a connection. */
+int db_conns_up(const struct db *db);
+int db_queue_depth(const struct db *db);
+
+/* SQLSTATE of an error result, or "" */
+const char *db_sqlstate(const PGresult *res);
+
+#endif

@@ -1,0 +1,32 @@
+/* Operations endpoints (api.md 9). */
+#include "db.h"
+#include "handlers.h"
+#include "migrate.h"
+#include "server.h"
+
+#include <stdlib.h>
+
+void h_healthz(struct req *r)
+{
+    http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void on_schema_version(void *arg, enum db_status st, PGresult *res)
+{
+    struct req *r = arg;
+    int version = st == DB_OK && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -1;
+    if (version < migrate_latest_version()) {
+        http_problem_retry(r, 503, "unavailable",
+                           st == DB_OK ? "database schema is not migrated"
+                                       : "the database is unreachable",
+                           2);
+        return;
+    }
+    http_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "schemaVersion", version));
+}
+
+void h_readyz(struct req *r)
+{
+    db_query(r->srv->db, "SELECT COALESCE(max(version), 0) FROM schema_migrations", 0, NULL,
+             on_schema_version, r);
+}

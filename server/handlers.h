@@ -1,0 +1,18 @@
+/* handlers: every route's handler, grouped by module (h_<module>.c).
+ * A handler validates in a straight line, answers at the first failure,
+ * and replies exactly once (see http.h). */
+#ifndef PUSHGATE_HANDLERS_H
+#define PUSHGATE_HANDLERS_H
+
+#include "http.h"
+
+/* h_ops.c */
+void h_healthz(struct req *r);
+void h_readyz(struct req *r);
+
+/* h_registration.c */
+void h_registration_create(struct req *r);
+void h_registration_get(struct req *r);
+void h_registration_cancel(struct req *r);
+
+#endif

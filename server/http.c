@@ -1,0 +1,331 @@
+#include "http.h"
+
+#include "auth.h"
+#include "log.h"
+#include "problem.h"
+#include "router.h"
+#include "server.h"
+
+#include <sys/queue.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+/* evhttp itself refuses declared bodies beyond this (its own plain 413);
+ * between HTTP_MAX_BODY and this we answer a proper problem+json 413. */
+#define EVHTTP_HARD_BODY_CAP (256 * 1024)
+#define HTTP_TIMEOUT_S 30
+
+static void req_free(struct req *r)
+{
+    r->srv->inflight--;
+    for (int i = 0; i < HTTP_MAX_PARAMS; i++)
+        free(r->params[i]);
+    evhttp_clear_headers(&r->query);
+    json_decref(r->body);
+    free(r->app_id);
+    free(r->app_name);
+    free(r);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    default:
+        return problem_title(status);
+    }
+}
+
+static void send_buf(struct req *r, int status, const char *ctype, struct evbuffer *buf)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    if (ctype)
+        evhttp_add_header(h, "Content-Type", ctype);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    if (log_enabled(LOG_DEBUG)) {
+        char st[8];
+        snprintf(st, sizeof st, "%d", status);
+        log_kv(LOG_DEBUG, "request", "route", r->route ? r->route->pattern : "-", "status", st,
+               NULL);
+    }
+    evhttp_send_reply(r->ev, status, reason(status), buf);
+    req_free(r);
+}
+
+void http_reply_raw(struct req *r, int status, const char *content_type, const char *data,
+                    size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    evbuffer_add(buf, data, len);
+    send_buf(r, status, content_type, buf);
+    evbuffer_free(buf);
+}
+
+static void reply_json_ctype(struct req *r, int status, json_t *body, const char *ctype)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        static const char oom[] = "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
+                                  "\"status\":500,\"code\":\"internal\",\"detail\":\"out of memory\"}";
+        http_reply_raw(r, 500, "application/problem+json", oom, sizeof oom - 1);
+        return;
+    }
+    http_reply_raw(r, status, ctype, text, strlen(text));
+    free(text);
+}
+
+void http_reply_json(struct req *r, int status, json_t *body)
+{
+    reply_json_ctype(r, status, body, "application/json");
+}
+
+void http_reply_empty(struct req *r, int status)
+{
+    send_buf(r, status, NULL, NULL);
+}
+
+void http_problem(struct req *r, int status, const char *code, const char *detail)
+{
+    reply_json_ctype(r, status, problem_new(status, code, detail), "application/problem+json");
+}
+
+void http_problem_retry(struct req *r, int status, const char *code, const char *detail,
+                        int retry_after)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", retry_after > 0 ? retry_after : 1);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", v);
+    http_problem(r, status, code, detail);
+}
+
+void http_unavailable(struct req *r)
+{
+    http_problem_retry(r, 503, "unavailable", "the database is unreachable; try again", 2);
+}
+
+void http_bad_request(struct req *r, const char *detail)
+{
+    http_problem(r, 400, "invalid_request", detail);
+}
+
+const char *http_header(const struct req *r, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}
+
+const char *http_query(const struct req *r, const char *name)
+{
+    return evhttp_find_header(&r->query, name);
+}
+
+bool http_wants_json(const struct req *r)
+{
+    const char *accept = http_header(r, "Accept");
+    return accept && strcasestr(accept, "application/json") != NULL;
+}
+
+/* Request smuggling guard (design.md): evhttp honours the first of two
+ * Content-Length headers and would accept one beside Transfer-Encoding. */
+static int check_framing(struct req *r)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
+    int cl = 0, te = 0;
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, h, next)
+    {
+        cl += strcasecmp(kv->key, "Content-Length") == 0;
+        te += strcasecmp(kv->key, "Transfer-Encoding") == 0;
+    }
+    if (cl > 1 || (cl && te)) {
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Connection", "close");
+        http_bad_request(r, "conflicting Content-Length / Transfer-Encoding headers");
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_json_media_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    if (!ct || strncasecmp(ct, want, sizeof want - 1) != 0)
+        return false;
+    char next = ct[sizeof want - 1];
+    return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+/* Absent and null mean the same (api.md 1): drop top-level nulls so the
+ * handlers' strict unpacking sees them as absent. */
+static void drop_nulls(json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(obj, tmp, k, v)
+    {
+        if (json_is_null(v))
+            json_object_del(obj, k);
+    }
+}
+
+static int read_json_body(struct req *r)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    size_t len = evbuffer_get_length(in);
+    if (len > HTTP_MAX_BODY) {
+        http_problem(r, 413, "payload_too_large", "the request body exceeds 64 KiB");
+        return -1;
+    }
+    if (!is_json_media_type(http_header(r, "Content-Type"))) {
+        http_problem(r, 415, "unsupported_media_type", "send Content-Type: application/json");
+        return -1;
+    }
+    json_error_t err;
+    r->body = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &err);
+    if (!r->body && json_error_code(&err) == json_error_duplicate_key) {
+        http_bad_request(r, "duplicate key in JSON object");
+        return -1;
+    }
+    if (!json_is_object(r->body)) {
+        http_problem(r, 400, "invalid_json", "the body must be a well-formed JSON object");
+        return -1;
+    }
+    drop_nulls(r->body);
+    return 0;
+}
+
+static void route_not_found(struct req *r, unsigned allow)
+{
+    if (!allow) {
+        http_problem(r, 404, "not_found", "no such resource");
+        return;
+    }
+    char hdr[64];
+    router_allow_header(allow, hdr, sizeof hdr);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", hdr);
+    http_problem(r, 405, "method_not_allowed", "method not allowed on this resource");
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct req *r = calloc(1, sizeof *r);
+    r->srv = arg;
+    r->srv->inflight++;
+    r->ev = ev;
+    r->method = evhttp_request_get_command(ev);
+    TAILQ_INIT(&r->query);
+    if (check_framing(r) < 0)
+        return;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    unsigned allow = 0;
+    r->route = path ? router_match(r->method, path, r->params, &allow) : NULL;
+    if (!r->route) {
+        route_not_found(r, allow);
+        return;
+    }
+    const char *q = evhttp_uri_get_query(uri);
+    if (q && evhttp_parse_query_str(q, &r->query) < 0) {
+        http_bad_request(r, "malformed query string");
+        return;
+    }
+    if (r->route->json_body && read_json_body(r) < 0)
+        return;
+    auth_caller(r, r->route->handler);
+}
+
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0)
+        return -1;
+    return rename(tmp, path);
+}
+
+static int bound_port(struct evhttp_bound_socket *bs)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void configure(struct evhttp *h)
+{
+    evhttp_set_max_headers_size(h, HTTP_MAX_HEAD);
+    evhttp_set_max_body_size(h, EVHTTP_HARD_BODY_CAP);
+    evhttp_set_timeout(h, HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                      EVHTTP_REQ_OPTIONS);
+    evhttp_set_default_content_type(h, "application/json");
+}
+
+int http_start(struct server *srv)
+{
+    const struct config *c = srv->cfg;
+    srv->http = evhttp_new(srv->base);
+    if (!srv->http)
+        return -1;
+    configure(srv->http);
+    evhttp_set_gencb(srv->http, on_request, srv);
+    srv->listener = evhttp_bind_socket_with_handle(srv->http, c->listen_host,
+                                                   (ev_uint16_t)c->listen_port);
+    if (!srv->listener) {
+        log_kv(LOG_ERROR, "cannot listen", "host", c->listen_host, "error",
+               evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), NULL);
+        return -1;
+    }
+    int port = bound_port(srv->listener);
+    if (c->port_file && write_port_file(c->port_file, port) < 0) {
+        log_kv(LOG_ERROR, "cannot write PUSHGATE_PORT_FILE", "path", c->port_file, NULL);
+        return -1;
+    }
+    char addr[300];
+    snprintf(addr, sizeof addr, "%s%s%s:%d", strchr(c->listen_host, ':') ? "[" : "",
+             c->listen_host, strchr(c->listen_host, ':') ? "]" : "", port);
+    free(srv->public_url);
+    if (c->public_url_set)
+        srv->public_url = strdup(c->public_url);
+    else if (asprintf(&srv->public_url, "http://%s", addr) < 0)
+        return -1;
+    log_kv(LOG_INFO, "listening", "addr", addr, "public_url", srv->public_url, NULL);
+    return 0;
+}
+
+void http_stop_accepting(struct server *srv)
+{
+    if (srv->listener) {
+        evhttp_del_accept_socket(srv->http, srv->listener);
+        srv->listener = NULL;
+    }
+}
+
+void http_free(struct server *srv)
+{
+    if (srv->http)
+        evhttp_free(srv->http);
+    srv->http = NULL;
+}

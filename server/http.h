@@ -1,0 +1,64 @@
+/* http: evhttp front end. Owns the per-request context (struct req), the
+ * protocol hygiene checks (limits, duplicate Content-Length, media type,
+ * strict JSON) and the reply helpers.
+ *
+ * Lifetime: a struct req is created for every request and freed by exactly
+ * one reply call (http_reply_*, http_problem*). A handler that goes async
+ * keeps the pointer until it replies. */
+#ifndef PUSHGATE_HTTP_H
+#define PUSHGATE_HTTP_H
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+struct server;
+struct route;
+
+#define HTTP_MAX_BODY (64 * 1024)
+#define HTTP_MAX_HEAD (16 * 1024)
+#define HTTP_MAX_PARAMS 3
+
+enum caller_kind { CALLER_NONE, CALLER_APP, CALLER_ADMIN };
+
+struct req {
+    struct server *srv;
+    struct evhttp_request *ev;
+    enum evhttp_cmd_type method;
+    const struct route *route;
+    char *params[HTTP_MAX_PARAMS]; /* percent-decoded path captures */
+    struct evkeyvalq query;        /* parsed query string */
+    json_t *body;                  /* JSON object (nulls removed) or NULL */
+    enum caller_kind caller;
+    char *app_id;                  /* CALLER_APP */
+    char *app_name;
+};
+
+/* Starts listening as configured; writes the port file; logs "listening". */
+int http_start(struct server *srv);
+/* Stops accepting new connections (graceful stop, first stage). */
+void http_stop_accepting(struct server *srv);
+void http_free(struct server *srv);
+
+/* Replies. Each frees r. body is stolen. */
+void http_reply_json(struct req *r, int status, json_t *body);
+void http_reply_empty(struct req *r, int status);
+void http_reply_raw(struct req *r, int status, const char *content_type, const char *data,
+                    size_t len);
+void http_problem(struct req *r, int status, const char *code, const char *detail);
+/* Adds Retry-After: seconds. */
+void http_problem_retry(struct req *r, int status, const char *code, const char *detail,
+                        int retry_after);
+/* 503 unavailable with Retry-After: the answer to DB_UNAVAILABLE. */
+void http_unavailable(struct req *r);
+/* 400 invalid_request */
+void http_bad_request(struct req *r, const char *detail);
+
+const char *http_header(const struct req *r, const char *name);
+/* Query parameter, or NULL. */
+const char *http_query(const struct req *r, const char *name);
+/* True when the client prefers JSON over HTML (Accept header). */
+bool http_wants_json(const struct req *r);
+
+#endif

@@ -1,0 +1,46 @@
+/* pushgated: subcommand dispatch. Configuration comes from PUSHGATE_*
+ * (api.md section 10) and is checked before anything else runs. */
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "serve.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME]\n"
+               "configuration: PUSHGATE_* environment variables (see docs/operations.md)\n");
+    return f == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN); /* a peer that hangs up must not kill the server */
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
+        return usage(stdout);
+    struct config cfg;
+    char err[256];
+    if (config_load_env(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "pushgated: configuration error: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    log_setup(cfg.log_level, cfg.log_json);
+    int rc;
+    if (!strcmp(cmd, "serve"))
+        rc = serve_main(&cfg);
+    else if (!strcmp(cmd, "migrate"))
+        rc = cli_migrate(&cfg);
+    else if (!strcmp(cmd, "app"))
+        rc = cli_app(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(cmd, "user"))
+        rc = cli_user(&cfg, argc - 1, argv + 1);
+    else
+        rc = usage(stderr);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* router: the route table (routes.c) and path matching.
+ *
+ * Patterns are literal segments and "{}" captures ("/registration/{}").
+ * A capture matches one non-empty segment and is percent-decoded; a decoded
+ * capture containing '/' or NUL does not match. */
+#ifndef PUSHGATE_ROUTER_H
+#define PUSHGATE_ROUTER_H
+
+#include "http.h"
+
+enum route_auth {
+    AUTH_NONE,         /* public */
+    AUTH_APP,          /* x-application-id / x-application-secret */
+    AUTH_APP_OR_ADMIN, /* the above, or Authorization: Bearer <admin token> */
+    AUTH_DEVICE,       /* Authorization: Device <proof>; checked by the handler module */
+};
+
+typedef void (*handler_fn)(struct req *r);
+
+struct route {
+    unsigned methods; /* EVHTTP_REQ_* bits */
+    const char *pattern;
+    enum route_auth auth;
+    bool json_body; /* the request must carry a JSON object */
+    handler_fn handler;
+};
+
+/* Finds the route for method+path. On no match returns NULL and sets *allow
+ * to the methods the path does accept (0: unknown path -> 404, else 405).
+ * params receive malloc'd captures on success. */
+const struct route *router_match(unsigned method, const char *path,
+                                 char *params[HTTP_MAX_PARAMS], unsigned *allow);
+
+/* "GET, HEAD, POST" for an Allow header. */
+void router_allow_header(unsigned methods, char *buf, size_t n);
+
+#endif

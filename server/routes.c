@@ -1,0 +1,18 @@
+/* The route table: every endpoint of api.md, in one screen. */
+#include "handlers.h"
+#include "router.h"
+
+#define GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define POST EVHTTP_REQ_POST
+#define PUT EVHTTP_REQ_PUT
+#define DELETE EVHTTP_REQ_DELETE
+
+const struct route routes[] = {
+    /* methods  pattern                 auth               json   handler */
+    {GET,    "/healthz",                AUTH_NONE,         false, h_healthz},
+    {GET,    "/readyz",                 AUTH_NONE,         false, h_readyz},
+    {POST,   "/registration",           AUTH_APP,          true,  h_registration_create},
+    {GET,    "/registration/{}",        AUTH_APP_OR_ADMIN, false, h_registration_get},
+    {DELETE, "/registration/{}",        AUTH_APP_OR_ADMIN, false, h_registration_cancel},
+};
+const size_t routes_count = sizeof routes / sizeof *routes;

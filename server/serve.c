@@ -1,0 +1,107 @@
+#include "serve.h"
+
+#include "cli.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "server.h"
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIGRATE_ATTEMPTS 30 /* one a second: the database may still be starting */
+
+static int migrate_with_retry(const struct config *cfg)
+{
+    for (int i = 0; i < MIGRATE_ATTEMPTS; i++) {
+        PGconn *pg = PQconnectdb(cfg->database_url);
+        if (PQstatus(pg) == CONNECTION_OK) {
+            int rc = migrate_run(pg);
+            PQfinish(pg);
+            return rc;
+        }
+        if (i == 0)
+            log_kv(LOG_WARN, "database not reachable yet; retrying", "error", PQerrorMessage(pg),
+                   NULL);
+        PQfinish(pg);
+        sleep(1); /* before the loop exists: nothing else to serve yet */
+    }
+    log_kv(LOG_ERROR, "database unreachable; giving up", NULL);
+    return -1;
+}
+
+struct stopper {
+    struct server *srv;
+    struct event *tick;
+    struct timespec started;
+};
+
+/* Second stage of a graceful stop: leave the loop once every request in
+ * flight has been answered, or when the drain period is over. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct stopper *st = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long waited = now.tv_sec - st->started.tv_sec;
+    if (st->srv->inflight == 0 || waited >= st->srv->cfg->drain_seconds + 2)
+        event_base_loopexit(st->srv->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct stopper *st = arg;
+    if (st->srv->draining)
+        return;
+    log_kv(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    st->srv->draining = true;
+    http_stop_accepting(st->srv);
+    clock_gettime(CLOCK_MONOTONIC, &st->started);
+    struct timeval tv = {0, 20000};
+    event_add(st->tick, &tv);
+}
+
+int serve_main(const struct config *cfg)
+{
+    if (migrate_with_retry(cfg) < 0)
+        return 1;
+    struct server srv = {.cfg = cfg};
+    char err[512];
+    if (keys_load_master(cfg->key_file, srv.master_key, err, sizeof err) < 0) {
+        log_kv(LOG_ERROR, "cannot load the master key", "error", err, NULL);
+        return 1;
+    }
+    srv.base = event_base_new();
+    srv.db = db_new(srv.base, cfg->database_url, cfg->db_pool_size);
+    int rc = 1;
+    struct stopper st = {.srv = &srv};
+    st.tick = event_new(srv.base, -1, EV_PERSIST, on_drain_tick, &st);
+    struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &st);
+    struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &st);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    if (http_start(&srv) == 0) {
+        event_base_dispatch(srv.base);
+        rc = 0;
+    }
+    http_free(&srv);
+    event_free(sigterm);
+    event_free(sigint);
+    event_free(st.tick);
+    db_free(srv.db);
+    free(srv.public_url);
+    event_base_free(srv.base);
+    OPENSSL_cleanse(srv.master_key, sizeof srv.master_key);
+    if (rc == 0)
+        log_kv(LOG_INFO, "stopped", NULL);
+    return rc;
+}

@@ -1,0 +1,28 @@
+/* server: the state one pushgated process shares between its modules.
+ * Exactly one per process; everything runs on its single event loop. */
+#ifndef PUSHGATE_SERVER_H
+#define PUSHGATE_SERVER_H
+
+#include "config.h"
+#include "keys.h"
+
+#include <stdbool.h>
+
+struct event_base;
+struct evhttp;
+struct db;
+struct evhttp_bound_socket;
+
+struct server {
+    struct event_base *base;
+    const struct config *cfg;
+    struct db *db;
+    struct evhttp *http;
+    struct evhttp_bound_socket *listener;
+    unsigned char master_key[KEYS_MASTER_LEN];
+    char *public_url; /* PUSHGATE_PUBLIC_URL, or http://<bound address> */
+    bool draining; /* SIGTERM received: no new work */
+    int inflight;  /* requests not yet answered */
+};
+
+#endif

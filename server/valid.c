@@ -1,0 +1,49 @@
+#include "valid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool no_controls(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+bool valid_username(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 128 && no_controls(s);
+}
+
+bool valid_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n >= 8 && n <= 64 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+bool valid_text(const char *s, size_t max_chars)
+{
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        chars += (*p & 0xC0) != 0x80; /* count lead bytes only */
+    return chars >= 1 && chars <= max_chars && no_controls(s);
+}
+
+char *valid_bytea_hex(const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *out = malloc(2 * n + 3);
+    if (!out)
+        return NULL;
+    out[0] = '\\';
+    out[1] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        out[2 + 2 * i] = hex[p[i] >> 4];
+        out[3 + 2 * i] = hex[p[i] & 15];
+    }
+    out[2 * n + 2] = '\0';
+    return out;
+}
