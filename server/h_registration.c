@@ -3,6 +3,7 @@
 #include "db.h"
 #include "handlers.h"
 #include "mail.h"
+#include "mailer.h"
 #include "server.h"
 #include "token.h"
 #include "valid.h"
@@ -40,6 +41,7 @@ static void on_created(void *arg, enum db_status st, PGresult *res)
                            atoi(PQgetvalue(res, 0, 2)));
         return;
     }
+    mailer_kick(r->srv->mailer);
     reply_db_json(r, 201, res, 1);
 }
 

@@ -4,6 +4,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "mailer.h"
 #include "migrate.h"
 #include "server.h"
 
@@ -89,11 +90,13 @@ int serve_main(const struct config *cfg)
     struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &st);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+    srv.mailer = mailer_new(&srv);
     if (http_start(&srv) == 0) {
         event_base_dispatch(srv.base);
         rc = 0;
     }
     http_free(&srv);
+    mailer_free(srv.mailer);
     event_free(sigterm);
     event_free(sigint);
     event_free(st.tick);

@@ -12,11 +12,13 @@ struct event_base;
 struct evhttp;
 struct db;
 struct evhttp_bound_socket;
+struct mailer;
 
 struct server {
     struct event_base *base;
     const struct config *cfg;
     struct db *db;
+    struct mailer *mailer;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
     unsigned char master_key[KEYS_MASTER_LEN];

@@ -1,0 +1,24 @@
+/* mailer: delivers the outbox table (sql/002) on the event loop.
+ *
+ * Rows are written by SQL in the same transaction as what they announce
+ * (e.g. a registration). The mailer claims due rows with a lease (so that
+ * several instances never send one row twice at once), opens the sealed
+ * message with the master key, and sends it with libcurl's SMTP through the
+ * multi interface (smtp://, smtps://, STARTTLS when offered) -- or, when
+ * PUSHGATE_SMTP_URL is unset, writes it as a .eml file into
+ * PUSHGATE_MAIL_DIR. A failure is recorded (attempts, last_error) and
+ * retried with exponential backoff until the row's expires_at, then marked
+ * failed. The sealed body is erased once the row is sent or failed.
+ * Never blocks; never logs message contents. */
+#ifndef PUSHGATE_MAILER_H
+#define PUSHGATE_MAILER_H
+
+struct server;
+struct mailer;
+
+struct mailer *mailer_new(struct server *srv);
+void mailer_free(struct mailer *m);
+/* Something was queued: look at the outbox now instead of at the next tick. */
+void mailer_kick(struct mailer *m);
+
+#endif
