@@ -5,7 +5,7 @@
 # when something is missing.
 
 PUSHGATE_BUILD_DEPS=(
-  cmake make gcc clang libclang-rt-14-dev pkg-config
+  cmake make gcc libc6-dev clang libclang-rt-14-dev pkg-config
   libevent-dev libssl-dev libjansson-dev libpq-dev libcurl4-openssl-dev
   libqrencode-dev libcmocka-dev
 )

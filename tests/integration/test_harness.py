@@ -2,9 +2,9 @@
 """Self-test of the harness parts that do not need pushgated: PgCluster and SmtpSink.
 If these fail, every other integration test is suspect."""
 
+import os
 import smtplib
 import socket
-import subprocess
 import threading
 import time
 from email.message import EmailMessage
@@ -41,12 +41,14 @@ class PgClusterTest(harness.TestCase):
         self.pg.start()
         self.assertIn("7", self.pg.psql("SELECT x FROM kept", db=name))
 
-    def test_runs_as_postgres_and_dies_with_us(self):
-        pid = self.pg.proc.pid
+    def test_postmaster_is_our_child_running_as_postgres(self):
         # setpriv execs postgres: the child we started *is* the postmaster.
-        out = subprocess.run(["ps", "-o", "user=,comm=", "-p", str(pid)],
-                             stdout=subprocess.PIPE, text=True).stdout.split()
-        self.assertEqual(out, ["postgres", "postgres"])
+        import pwd
+        with open(f"/proc/{self.pg.proc.pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        self.assertEqual(status["Name"].strip(), "postgres")
+        self.assertEqual(int(status["Uid"].split()[0]), pwd.getpwnam("postgres").pw_uid)
+        self.assertEqual(int(status["PPid"].strip()), os.getpid())
 
 
 class SmtpSinkTest(harness.TestCase):
