@@ -15,5 +15,6 @@ PGconn *cli_connect(const struct config *cfg);
 int cli_migrate(const struct config *cfg);
 int cli_app(const struct config *cfg, int argc, char **argv);
 int cli_user(const struct config *cfg, int argc, char **argv);
+int cli_key(const struct config *cfg, int argc, char **argv);
 
 #endif

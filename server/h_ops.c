@@ -30,3 +30,18 @@ void h_readyz(struct req *r)
     db_query(r->srv->db, "SELECT COALESCE(max(version), 0) FROM schema_migrations", 0, NULL,
              on_schema_version, r);
 }
+
+static void on_jwks(void *arg, enum db_status st, PGresult *res)
+{
+    struct req *r = arg;
+    json_t *doc = st == DB_OK && PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL)
+                                                      : NULL;
+    if (!doc)
+        return http_unavailable(r);
+    http_reply_json(r, 200, doc);
+}
+
+void h_jwks(struct req *r)
+{
+    db_query(r->srv->db, "SELECT server_jwks()", 0, NULL, on_jwks, r);
+}

@@ -10,6 +10,13 @@
 void h_healthz(struct req *r);
 void h_readyz(struct req *r);
 
+/* h_ops.c: GET /.well-known/jwks.json */
+void h_jwks(struct req *r);
+
+/* h_link.c */
+void h_link_get(struct req *r);
+void h_link_bind(struct req *r);
+
 /* h_registration.c */
 void h_registration_create(struct req *r);
 void h_registration_get(struct req *r);

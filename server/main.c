@@ -11,7 +11,7 @@
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME]\n"
+    fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME | key rotate]\n"
                "configuration: PUSHGATE_* environment variables (see docs/operations.md)\n");
     return f == stdout ? 0 : 2;
 }
@@ -37,6 +37,8 @@ int main(int argc, char **argv)
         rc = cli_migrate(&cfg);
     else if (!strcmp(cmd, "app"))
         rc = cli_app(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(cmd, "key"))
+        rc = cli_key(&cfg, argc - 1, argv + 1);
     else if (!strcmp(cmd, "user"))
         rc = cli_user(&cfg, argc - 1, argv + 1);
     else

@@ -11,8 +11,11 @@ const struct route routes[] = {
     /* methods  pattern                 auth               json   handler */
     {GET,    "/healthz",                AUTH_NONE,         false, h_healthz},
     {GET,    "/readyz",                 AUTH_NONE,         false, h_readyz},
+    {GET,    "/.well-known/jwks.json",  AUTH_NONE,         false, h_jwks},
     {POST,   "/registration",           AUTH_APP,          true,  h_registration_create},
     {GET,    "/registration/{}",        AUTH_APP_OR_ADMIN, false, h_registration_get},
     {DELETE, "/registration/{}",        AUTH_APP_OR_ADMIN, false, h_registration_cancel},
+    {GET,    "/r/{}",                   AUTH_NONE,         false, h_link_get},
+    {POST,   "/r/{}",                   AUTH_NONE,         true,  h_link_bind},
 };
 const size_t routes_count = sizeof routes / sizeof *routes;

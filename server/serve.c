@@ -1,12 +1,14 @@
 #include "serve.h"
 
 #include "cli.h"
+#include "curlev.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
 #include "mailer.h"
 #include "migrate.h"
 #include "server.h"
+#include "signer.h"
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -19,15 +21,12 @@
 
 #define MIGRATE_ATTEMPTS 30 /* one a second: the database may still be starting */
 
-static int migrate_with_retry(const struct config *cfg)
+static PGconn *connect_with_retry(const struct config *cfg)
 {
     for (int i = 0; i < MIGRATE_ATTEMPTS; i++) {
         PGconn *pg = PQconnectdb(cfg->database_url);
-        if (PQstatus(pg) == CONNECTION_OK) {
-            int rc = migrate_run(pg);
-            PQfinish(pg);
-            return rc;
-        }
+        if (PQstatus(pg) == CONNECTION_OK)
+            return pg;
         if (i == 0)
             log_kv(LOG_WARN, "database not reachable yet; retrying", "error", PQerrorMessage(pg),
                    NULL);
@@ -35,7 +34,24 @@ static int migrate_with_retry(const struct config *cfg)
         sleep(1); /* before the loop exists: nothing else to serve yet */
     }
     log_kv(LOG_ERROR, "database unreachable; giving up", NULL);
-    return -1;
+    return NULL;
+}
+
+/* Start-up work that may block: it runs before the event loop exists. */
+static int prepare(struct server *srv)
+{
+    char err[512];
+    if (keys_load_master(srv->cfg->key_file, srv->master_key, err, sizeof err) < 0) {
+        log_kv(LOG_ERROR, "cannot load the master key", "error", err, NULL);
+        return -1;
+    }
+    PGconn *pg = connect_with_retry(srv->cfg);
+    if (!pg)
+        return -1;
+    if (migrate_run(pg) == 0)
+        srv->signer = signer_load(pg, srv->master_key);
+    PQfinish(pg);
+    return srv->signer ? 0 : -1;
 }
 
 struct stopper {
@@ -73,14 +89,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int serve_main(const struct config *cfg)
 {
-    if (migrate_with_retry(cfg) < 0)
-        return 1;
     struct server srv = {.cfg = cfg};
-    char err[512];
-    if (keys_load_master(cfg->key_file, srv.master_key, err, sizeof err) < 0) {
-        log_kv(LOG_ERROR, "cannot load the master key", "error", err, NULL);
+    if (prepare(&srv) < 0)
         return 1;
-    }
     srv.base = event_base_new();
     srv.db = db_new(srv.base, cfg->database_url, cfg->db_pool_size);
     int rc = 1;
@@ -90,6 +101,7 @@ int serve_main(const struct config *cfg)
     struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &st);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+    srv.curl = curlev_new(srv.base);
     srv.mailer = mailer_new(&srv);
     if (http_start(&srv) == 0) {
         event_base_dispatch(srv.base);
@@ -97,10 +109,12 @@ int serve_main(const struct config *cfg)
     }
     http_free(&srv);
     mailer_free(srv.mailer);
+    curlev_free(srv.curl);
     event_free(sigterm);
     event_free(sigint);
     event_free(st.tick);
     db_free(srv.db);
+    signer_free(srv.signer);
     free(srv.public_url);
     event_base_free(srv.base);
     OPENSSL_cleanse(srv.master_key, sizeof srv.master_key);

@@ -13,12 +13,16 @@ struct evhttp;
 struct db;
 struct evhttp_bound_socket;
 struct mailer;
+struct curlev;
+struct signer;
 
 struct server {
     struct event_base *base;
     const struct config *cfg;
     struct db *db;
     struct mailer *mailer;
+    struct curlev *curl; /* libcurl transfers on the loop (SMTP, SMS webhook) */
+    struct signer *signer;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
     unsigned char master_key[KEYS_MASTER_LEN];

@@ -23,6 +23,7 @@ fires when the *thread* that started them exits: start them from the main (test)
 """
 
 import atexit
+import hashlib
 import email
 import email.policy
 import http.client
@@ -352,6 +353,19 @@ def _read_response(sock_or_conn):
 
 # --------------------------------------------------------------------------- server
 
+_KEY_DIR = None
+
+
+def _key_file_for(db_url):
+    """The master key file shared by every Server on one database (created by the server)."""
+    global _KEY_DIR
+    if _KEY_DIR is None:
+        _KEY_DIR = tempfile.mkdtemp(prefix="pushgate-keys-")
+        atexit.register(shutil.rmtree, _KEY_DIR, True)
+    name = hashlib.sha256(db_url.encode()).hexdigest()[:16]
+    return os.path.join(_KEY_DIR, name + ".key")
+
+
 class Server:
     """One `pushgated` with its own temp dir. Build it, optionally cli(...), then start().
 
@@ -379,7 +393,9 @@ class Server:
             "PUSHGATE_DATABASE_URL": db_url,
             "PUSHGATE_LISTEN": "127.0.0.1:0",
             "PUSHGATE_PORT_FILE": self.port_file,
-            "PUSHGATE_KEY_FILE": os.path.join(self.dir, "pushgate.key"),
+            # one master key per database, as in a deployment: every instance
+            # sharing a database must share the key that seals its secrets
+            "PUSHGATE_KEY_FILE": _key_file_for(db_url),
             "PUSHGATE_MAIL_DIR": os.path.join(self.dir, "mail"),
             "PUSHGATE_LOG_FORMAT": "json",
             "PUSHGATE_LOG_LEVEL": "debug",
