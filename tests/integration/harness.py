@@ -744,3 +744,15 @@ def main():
         line += f", {len(r.skipped)} skipped"
     print(line, flush=True)
     sys.exit(0 if failed == 0 and r.testsRun > 0 else 1)
+
+
+def poll(fetch, done, timeout=10, interval=0.05):
+    """Calls fetch() until done(result) or timeout; returns the last result. For state the
+    server exposes only by being asked (no event to wait on); every other wait in these
+    tests is on an event."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fetch()
+        if done(result) or time.monotonic() >= deadline:
+            return result
+        time.sleep(interval)
