@@ -81,6 +81,12 @@ def _deadline_wait(cond, pred, timeout, what):
         cond.wait(left)
 
 
+def wait_until(cond, pred, timeout, what="a condition"):
+    """Public form of the harness's wait: with `cond` (a threading.Condition) *held*, wait
+    until pred() is truthy and return its value; HarnessTimeout after `timeout` s."""
+    return _deadline_wait(cond, pred, timeout, what)
+
+
 def _pdeathsig(argv, user=None):
     """argv wrapped so the child gets SIGKILL when its parent thread dies (and runs as user)."""
     pre = ["setpriv", "--pdeathsig", "KILL"]
@@ -232,6 +238,7 @@ class SmtpSink:
                    .envelope_from and .envelope_to (list) attributes
     url            smtp://127.0.0.1:PORT (for PUSHGATE_SMTP_URL)
     wait_for(pred, timeout=10) -> the first message m with pred(m) (blocks on a Condition)
+    wait_count(n, pred, timeout=10) -> all matching messages, once there are at least n
     reject_with    None, or an SMTP reply such as "451 4.3.0 try again later" that every
                    DATA is answered with (messages are then not collected): a flaky relay
     stop()/start() close and reopen the port (same port): a relay that is down
@@ -270,6 +277,14 @@ class SmtpSink:
             return _deadline_wait(self.cond,
                                   lambda: next((m for m in self.messages if pred(m)), None),
                                   timeout, "a matching email")
+
+    def wait_count(self, n, pred=lambda m: True, timeout=10):
+        """Block until at least n messages match pred; return all that match."""
+        def matching():
+            found = [m for m in self.messages if pred(m)]
+            return found if len(found) >= n else None
+        with self.cond:
+            return _deadline_wait(self.cond, matching, timeout, f"{n} matching emails")
 
     def _deliver(self, envelope):
         with self.cond:
