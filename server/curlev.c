@@ -79,9 +79,9 @@ static void on_socket_event(evutil_socket_t fd, short what, void *arg)
         ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running = 0;
     curl_multi_socket_action(c->multi, fd, action, &running);
+    /* No evtimer_del() when nothing runs: done() may have added a transfer
+     * whose start timer must survive; libcurl clears its timer itself (-1). */
     drain_done(c);
-    if (running <= 0)
-        evtimer_del(c->timer);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
