@@ -1,0 +1,171 @@
+"""Mail delivery (api.md 4, docs/mail.md): the registration mail through a real SMTP
+server, retries across a relay outage and a killed server, cancellation, and file mode."""
+
+import email
+import email.policy
+import os
+import re
+import stat
+import time
+
+import harness
+
+LINK_RE = r"/r/[A-Za-z0-9_-]{43}"
+
+
+def register(server, app, username, mail_addr):
+    r = server.request("POST", "/registration",
+                       body={"username": username, "email": mail_addr},
+                       headers=server.app_headers(app))
+    assert r.status == 201, r
+    return r.body["registrationId"]
+
+
+def delivery(server, app, reg_id):
+    r = server.request("GET", f"/registration/{reg_id}", headers=server.app_headers(app))
+    assert r.status == 200, r
+    return r.body["delivery"]
+
+
+def delivered(result):
+    """Predicate for the mailer's one log line per outcome."""
+    return lambda o: o.get("msg") == "mail delivery" and o.get("result") == result
+
+
+def link_lines(text, server):
+    """Lines of `text` that are exactly <public url>/r/<token>."""
+    pattern = re.compile("^" + re.escape(f"http://127.0.0.1:{server.port}") + LINK_RE + "$")
+    return [line for line in text.splitlines() if pattern.match(line)]
+
+
+def assert_no_token_logged(test, server, link):
+    token = link.rsplit("/", 1)[1]
+    for line in server.logs:
+        test.assertNotIn(token, line, "the link token reached a log line")
+
+
+class Smtp(harness.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sink = harness.SmtpSink()
+        cls.s = cls.class_server(env={"PUSHGATE_SMTP_URL": cls.sink.url})
+        cls.app = cls.s.create_app("Acme Bank")
+
+    def test_registration_mail_is_sent(self):
+        reg = register(self.s, self.app, "alice", "alice@example.com")
+        m = self.sink.wait_for(lambda m: "alice@example.com" in m.envelope_to)
+        self.assertEqual(m.envelope_from, "pushgate@localhost")
+        self.assertEqual(m["To"], "alice@example.com")
+        self.assertIn("Acme Bank", m["Subject"])
+        links = link_lines(harness.text_part(m), self.s)
+        self.assertEqual(len(links), 1, harness.text_part(m))
+        self.s.wait_log(delivered("sent"))
+        self.assertEqual(delivery(self.s, self.app, reg),
+                         {"status": "sent", "attempts": 1, "lastError": None})
+        assert_no_token_logged(self, self.s, links[0])
+
+    def test_each_registration_gets_its_own_link(self):
+        register(self.s, self.app, "carol", "carol@example.com")
+        register(self.s, self.app, "carol", "carol@example.com")
+        with self.sink.cond:
+            harness._deadline_wait(
+                self.sink.cond,
+                lambda: len([m for m in self.sink.messages
+                             if "carol@example.com" in m.envelope_to]) == 2,
+                10, "two mails to carol")
+        mails = [m for m in self.sink.messages if "carol@example.com" in m.envelope_to]
+        links = {link_lines(harness.text_part(m), self.s)[0] for m in mails}
+        self.assertEqual(len(links), 2)
+
+
+class RelayRejects(harness.TestCase):
+    """A relay answering 451: the mail stays queued with the reason; cancelling the
+    registration gives the mail up."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sink = harness.SmtpSink()
+        cls.sink.reject_with = "451 4.3.0 try again later"
+        cls.s = cls.class_server(env={"PUSHGATE_SMTP_URL": cls.sink.url,
+                                      "PUSHGATE_MAIL_RETRY_BASE_MS": "200"})
+        cls.app = cls.s.create_app("Flaky Relay Ltd")
+
+    def test_rejected_then_cancelled(self):
+        reg = register(self.s, self.app, "dave", "dave@example.com")
+        self.s.wait_log(delivered("queued"))
+        d = delivery(self.s, self.app, reg)
+        self.assertEqual(d["status"], "queued", d)
+        self.assertGreaterEqual(d["attempts"], 1, d)
+        self.assertIn("451", d["lastError"] or "", d)
+        r = self.s.request("DELETE", f"/registration/{reg}", headers=self.s.app_headers(self.app))
+        self.assertEqual(r.status, 200, r)
+        # Nothing is logged when the claim gives a row up: poll, bounded.
+        for _ in range(100):
+            d = delivery(self.s, self.app, reg)
+            if d["status"] != "queued":
+                break
+            time.sleep(0.1)
+        self.assertEqual(d["status"], "failed", d)
+        self.assertEqual(d["lastError"], "registration cancelled", d)
+        attempts = d["attempts"]
+        self.assertEqual(delivery(self.s, self.app, reg)["attempts"], attempts)
+
+
+class RelayDownAndServerKilled(harness.TestCase):
+    def test_mail_survives_relay_outage_and_kill9(self):
+        sink = harness.SmtpSink()
+        sink.stop()
+        env = {"PUSHGATE_SMTP_URL": sink.url, "PUSHGATE_MAIL_RETRY_BASE_MS": "300"}
+        s1 = self.server(env=env)
+        app = s1.create_app("Outage Bank")
+        reg = register(s1, app, "bob", "bob@example.com")
+        s1.wait_log(delivered("queued"))
+        d = delivery(s1, app, reg)
+        self.assertEqual(d["status"], "queued", d)
+        self.assertGreaterEqual(d["attempts"], 1, d)
+        self.assertTrue(d["lastError"], d)
+        s1.kill9()
+
+        sink.start()
+        s2 = self.server(env={**env, "PUSHGATE_KEY_FILE": s1.env["PUSHGATE_KEY_FILE"]})
+        # Worst case the kill landed inside an attempt: its 120 s lease must run out first.
+        m = sink.wait_for(lambda m: "bob@example.com" in m.envelope_to, timeout=150)
+        self.assertIn("Outage Bank", m["Subject"])
+        self.assertEqual(len(link_lines(harness.text_part(m), s1)), 1)
+        s2.wait_log(delivered("sent"))
+        d = delivery(s2, app, reg)
+        self.assertEqual(d["status"], "sent", d)
+        self.assertGreaterEqual(d["attempts"], 2, d)
+        self.assertIsNone(d["lastError"], d)
+
+
+class FileMode(harness.TestCase):
+    server_env = {"PUSHGATE_SMTP_URL": None}
+
+    def test_eml_file_is_written(self):
+        s = self.server()
+        app = s.create_app("Café Zürich")
+        reg = register(s, app, "erin", "erin@example.com")
+        s.wait_log(delivered("sent"))
+        mail_dir = s.env["PUSHGATE_MAIL_DIR"]
+        names = os.listdir(mail_dir)
+        self.assertEqual(len(names), 1, names)
+        self.assertRegex(names[0], r"^\d{8}T\d{6}Z-\d+\.eml$")
+        path = os.path.join(mail_dir, names[0])
+        self.assertEqual(stat.S_IMODE(os.stat(mail_dir).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        with open(path, "rb") as f:
+            raw = f.read()
+        self.assertNotIn(b"\n", raw.replace(b"\r\n", b""), "bare LF in the message")
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        self.assertEqual(msg["To"], "erin@example.com")
+        self.assertIn("Café Zürich", msg["Subject"])
+        self.assertEqual(len(link_lines(harness.text_part(msg), s)), 1, harness.text_part(msg))
+        self.assertEqual(delivery(s, app, reg),
+                         {"status": "sent", "attempts": 1, "lastError": None})
+
+
+if __name__ == "__main__":
+    harness.main()
