@@ -22,4 +22,14 @@ void h_registration_create(struct req *r);
 void h_registration_get(struct req *r);
 void h_registration_cancel(struct req *r);
 
+/* h_mfa_codes.c, h_mfa_check.c, h_mfa_status.c: one-time-code factors (api.md 8) */
+void h_mfa_setup(struct req *r);
+void h_mfa_challenge(struct req *r);
+void h_mfa_enable(struct req *r);
+void h_mfa_verify(struct req *r);
+void h_mfa_disable(struct req *r);
+void h_mfa_backup_codes(struct req *r);
+void h_mfa_status(struct req *r);
+void h_mfa_requirements(struct req *r);
+
 #endif

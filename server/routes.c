@@ -17,5 +17,13 @@ const struct route routes[] = {
     {DELETE, "/registration/{}",        AUTH_APP_OR_ADMIN, false, h_registration_cancel},
     {GET,    "/r/{}",                   AUTH_NONE,         false, h_link_get},
     {POST,   "/r/{}",                   AUTH_NONE,         true,  h_link_bind},
+    {POST,   "/users/{}/mfa/setup",        AUTH_APP,          true,  h_mfa_setup},
+    {POST,   "/users/{}/mfa/enable",       AUTH_APP,          true,  h_mfa_enable},
+    {POST,   "/users/{}/mfa/challenge",    AUTH_APP,          false, h_mfa_challenge},
+    {POST,   "/users/{}/mfa/verify",       AUTH_APP,          true,  h_mfa_verify},
+    {POST,   "/users/{}/mfa/disable",      AUTH_APP_OR_ADMIN, true,  h_mfa_disable},
+    {POST,   "/users/{}/mfa/backup-codes", AUTH_APP,          true,  h_mfa_backup_codes},
+    {GET,    "/users/{}/mfa/status",       AUTH_APP,          false, h_mfa_status},
+    {PUT,    "/users/{}/mfa/requirements", AUTH_APP,          true,  h_mfa_requirements},
 };
 const size_t routes_count = sizeof routes / sizeof *routes;
