@@ -60,14 +60,19 @@ static int answer_failure(struct mfa_op *op, const char *outcome, const PGresult
     return 1;
 }
 
-/* A code of the wrong type or size is a 400, not a wrong code: nothing is counted. */
-static const char *check_code(struct req *r, const char *code)
+/* A code of the wrong type or size is a 400, not a wrong code: nothing is counted.
+ * A username that cannot exist is simply not found. Answers and returns -1, or 0. */
+static int check_request(struct req *r, const char *code)
 {
-    if (!valid_username(r->params[0]))
-        return "username must be 1-128 bytes without control characters";
-    if (code && (!*code || strlen(code) > MFA_CODE_MAX))
-        return "code must be 1-64 characters";
-    return NULL;
+    if (!valid_username(r->params[0])) {
+        http_problem(r, 404, "user_not_found", "the application has no user of that name");
+        return -1;
+    }
+    if (code && (!*code || strlen(code) > MFA_CODE_MAX)) {
+        http_bad_request(r, "code must be 1-64 characters");
+        return -1;
+    }
+    return 0;
 }
 
 static bool has_candidate(const struct mfa_op *op)
@@ -127,12 +132,12 @@ static void enable_loaded(struct mfa_op *op)
 
 void h_mfa_enable(struct req *r)
 {
-    const char *code, *bad;
+    const char *code;
     json_error_t err;
     if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:s}", "code", &code) < 0)
         return http_bad_request(r, err.text);
-    if ((bad = check_code(r, code)))
-        return http_bad_request(r, bad);
+    if (check_request(r, code) < 0)
+        return;
     struct mfa_op *op = mfa_op_new(r, MFA_ENABLE, code);
     if (!op)
         return http_problem(r, 500, "internal", "out of memory");
@@ -202,9 +207,8 @@ static void check_loaded(struct mfa_op *op)
 
 static void check_start(struct req *r, enum mfa_action action, const char *code)
 {
-    const char *bad = check_code(r, code);
-    if (bad)
-        return http_bad_request(r, bad);
+    if (check_request(r, code) < 0)
+        return;
     struct mfa_op *op = mfa_op_new(r, action, code);
     if (!op)
         return http_problem(r, 500, "internal", "out of memory");
