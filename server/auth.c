@@ -1,6 +1,7 @@
 #include "auth.h"
 
 #include "db.h"
+#include "devauth.h"
 #include "router.h"
 #include "server.h"
 #include "token.h"
@@ -104,8 +105,10 @@ void auth_caller(struct req *r, void (*next)(struct req *r))
     case AUTH_APP:
         check_app(r, next);
         return;
-    case AUTH_NONE:
     case AUTH_DEVICE:
+        devauth_check(r, next);
+        return;
+    case AUTH_NONE:
         next(r);
         return;
     }

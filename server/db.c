@@ -47,6 +47,10 @@ struct db {
     struct query_list queue, done;
     struct event *defer; /* runs callbacks of queries failed outside the loop */
     struct event *sweep; /* expires queued queries */
+    const char *init_sql;
+    void (*on_connect)(void *arg);
+    void (*on_notify)(void *arg, const char *payload);
+    void *session_arg;
 };
 
 static void conn_start(struct db_conn *c);
@@ -169,6 +173,28 @@ static void conn_start(struct db_conn *c)
     conn_wait(c, EV_WRITE, CONNECT_TIMEOUT_S, conn_on_connect);
 }
 
+static void conn_send(struct db_conn *c, struct db_query *q);
+
+static void on_init_done(void *arg, enum db_status st, PGresult *res)
+{
+    (void)res;
+    struct db *db = arg;
+    if (st == DB_OK && db->on_connect)
+        db->on_connect(db->session_arg);
+}
+
+/* The session's init statement goes first, ahead of anything queued. */
+static void conn_send_init(struct db_conn *c)
+{
+    struct db_query *q = calloc(1, sizeof *q);
+    q->sql = c->pool->init_sql;
+    q->cb = on_init_done;
+    q->arg = c->pool;
+    q->params = calloc(1, sizeof(char *));
+    clock_gettime(CLOCK_MONOTONIC, &q->queued);
+    conn_send(c, q);
+}
+
 static void conn_ready(struct db_conn *c)
 {
     struct db *db = c->pool;
@@ -182,7 +208,10 @@ static void conn_ready(struct db_conn *c)
         log_kv(LOG_INFO, "db available again", NULL);
     db->down = false;
     conn_wait(c, EV_READ | EV_PERSIST, 0, conn_on_io);
-    dispatch(db);
+    if (db->init_sql)
+        conn_send_init(c);
+    else
+        dispatch(db);
 }
 
 static void conn_on_connect(evutil_socket_t fd, short what, void *arg)
@@ -301,9 +330,13 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
         conn_fail(c, "connection closed");
         return;
     }
+    struct db *db = c->pool;
     PGnotify *n;
-    while ((n = PQnotifies(c->pg)) != NULL)
-        PQfreemem(n); /* pool connections do not LISTEN; drain anyway */
+    while ((n = PQnotifies(c->pg)) != NULL) {
+        if (db->on_notify)
+            db->on_notify(db->session_arg, n->extra);
+        PQfreemem(n);
+    }
     if (c->state == C_BUSY)
         conn_read_results(c);
 }
@@ -397,6 +430,15 @@ int db_query(struct db *db, const char *sql, int nparams, const char *const *par
     TAILQ_INSERT_TAIL(&db->queue, q, link);
     dispatch(db);
     return 0;
+}
+
+void db_set_session(struct db *db, const char *init_sql, void (*on_connect)(void *arg),
+                    void (*on_notify)(void *arg, const char *payload), void *arg)
+{
+    db->init_sql = init_sql;
+    db->on_connect = on_connect;
+    db->on_notify = on_notify;
+    db->session_arg = arg;
 }
 
 bool db_up(const struct db *db)

@@ -33,6 +33,13 @@ void db_free(struct db *db);
 int db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
              void *arg);
 
+/* Session set-up for a dedicated connection (e.g. LISTEN): init_sql runs
+ * first on every (re)connect, then on_connect(arg) is called (the place to
+ * re-check what a notification may have announced while disconnected).
+ * Notifications received on any connection of this pool go to on_notify. */
+void db_set_session(struct db *db, const char *init_sql, void (*on_connect)(void *arg),
+                    void (*on_notify)(void *arg, const char *payload), void *arg);
+
 /* True while at least one connection is established. */
 bool db_up(const struct db *db);
 /* Connections established / queries waiting for a connection. */

@@ -17,6 +17,21 @@ void h_jwks(struct req *r);
 void h_link_get(struct req *r);
 void h_link_bind(struct req *r);
 
+/* h_auth.c */
+void h_auth_create(struct req *r);
+void h_auth_get(struct req *r);
+void h_auth_cancel(struct req *r);
+
+/* h_device.c */
+void h_device_poll(struct req *r);
+void h_device_answer(struct req *r);
+void h_device_get(struct req *r);
+void h_device_revoke(struct req *r);
+
+/* h_users.c */
+void h_user_devices(struct req *r);
+void h_user_device_revoke(struct req *r);
+
 /* h_registration.c */
 void h_registration_create(struct req *r);
 void h_registration_get(struct req *r);

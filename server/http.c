@@ -31,6 +31,7 @@ static void req_free(struct req *r)
     json_decref(r->body);
     free(r->app_id);
     free(r->app_name);
+    free(r->device_id);
     free(r);
 }
 
@@ -116,6 +117,39 @@ void http_problem_retry(struct req *r, int status, const char *code, const char 
 void http_unavailable(struct req *r)
 {
     http_problem_retry(r, 503, "unavailable", "the database is unreachable; try again", 2);
+}
+
+void http_abandon(struct req *r)
+{
+    struct evhttp_connection *con = evhttp_request_get_connection(r->ev);
+    req_free(r);
+    if (con)
+        evhttp_connection_free(con);
+}
+
+const char *http_path(const struct req *r)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ev);
+    const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
+    return p ? p : "";
+}
+
+const char *http_method_name(const struct req *r)
+{
+    switch (r->method) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    default:
+        return "OTHER";
+    }
 }
 
 void http_bad_request(struct req *r, const char *detail)

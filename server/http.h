@@ -33,6 +33,7 @@ struct req {
     enum caller_kind caller;
     char *app_id;                  /* CALLER_APP */
     char *app_name;
+    char *device_id;               /* a verified device (devauth.c) */
 };
 
 /* Starts listening as configured; writes the port file; logs "listening". */
@@ -50,12 +51,18 @@ void http_problem(struct req *r, int status, const char *code, const char *detai
 /* Adds Retry-After: seconds. */
 void http_problem_retry(struct req *r, int status, const char *code, const char *detail,
                         int retry_after);
+/* Closes the client's connection without an answer (it hung up) and frees r. */
+void http_abandon(struct req *r);
 /* 503 unavailable with Retry-After: the answer to DB_UNAVAILABLE. */
 void http_unavailable(struct req *r);
 /* 400 invalid_request */
 void http_bad_request(struct req *r, const char *detail);
 
 const char *http_header(const struct req *r, const char *name);
+/* The request path without the query string (as sent, not decoded). */
+const char *http_path(const struct req *r);
+/* "GET", "POST", ... */
+const char *http_method_name(const struct req *r);
 /* Query parameter, or NULL. */
 const char *http_query(const struct req *r, const char *name);
 /* True when the client prefers JSON over HTML (Accept header). */

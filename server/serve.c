@@ -3,6 +3,10 @@
 #include "cli.h"
 #include "curlev.h"
 #include "db.h"
+#include "devauth.h"
+#include "hmap.h"
+#include "hold.h"
+#include "notify.h"
 #include "http.h"
 #include "log.h"
 #include "mailer.h"
@@ -50,8 +54,11 @@ static int prepare(struct server *srv)
         return -1;
     if (migrate_run(pg) == 0)
         srv->signer = signer_load(pg, srv->master_key);
+    /* registered before serving, so peers NOTIFY us from our first request on */
+    if (srv->signer)
+        srv->instance_id = notify_register(pg);
     PQfinish(pg);
-    return srv->signer ? 0 : -1;
+    return srv->signer && srv->instance_id ? 0 : -1;
 }
 
 struct stopper {
@@ -82,6 +89,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     log_kv(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     st->srv->draining = true;
     http_stop_accepting(st->srv);
+    notify_leave(st->srv->notify);
+    hold_drain_all(st->srv);
     clock_gettime(CLOCK_MONOTONIC, &st->started);
     struct timeval tv = {0, 20000};
     event_add(st->tick, &tv);
@@ -90,8 +99,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int serve_main(const struct config *cfg)
 {
     struct server srv = {.cfg = cfg};
-    if (prepare(&srv) < 0)
+    if (prepare(&srv) < 0) {
+        signer_free(srv.signer);
         return 1;
+    }
     srv.base = event_base_new();
     srv.db = db_new(srv.base, cfg->database_url, cfg->db_pool_size);
     int rc = 1;
@@ -103,11 +114,21 @@ int serve_main(const struct config *cfg)
     event_add(sigint, NULL);
     srv.curl = curlev_new(srv.base);
     srv.mailer = mailer_new(&srv);
+    srv.waiters = hmap_new();
+    srv.polls = hmap_new();
+    srv.devauth = devauth_new();
+    srv.notify = notify_new(&srv);
     if (http_start(&srv) == 0) {
         event_base_dispatch(srv.base);
         rc = 0;
     }
     http_free(&srv);
+    notify_free(srv.notify);
+    devauth_free(srv.devauth);
+    hmap_free(srv.waiters);
+    hmap_free(srv.polls);
+    free(srv.holds);
+    free(srv.instance_id);
     mailer_free(srv.mailer);
     curlev_free(srv.curl);
     event_free(sigterm);

@@ -15,6 +15,9 @@ struct evhttp_bound_socket;
 struct mailer;
 struct curlev;
 struct signer;
+struct hmap;
+struct notify;
+struct devauth;
 
 struct server {
     struct event_base *base;
@@ -23,6 +26,12 @@ struct server {
     struct mailer *mailer;
     struct curlev *curl; /* libcurl transfers on the loop (SMTP, SMS webhook) */
     struct signer *signer;
+    struct notify *notify;
+    struct devauth *devauth; /* device key cache and jti replay cache */
+    struct hmap *waiters;    /* request id -> struct waiter (authwait.c) */
+    struct hmap *polls;      /* device id -> struct poll (devpoll.c) */
+    void *holds;             /* every held request (hold.c) */
+    char *instance_id;       /* this process's row in `instances` */
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
     unsigned char master_key[KEYS_MASTER_LEN];

@@ -1,0 +1,192 @@
+#include "devauth.h"
+
+#include "db.h"
+#include "hmap.h"
+#include "jwk.h"
+#include "jws.h"
+#include "server.h"
+#include "valid.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#define IAT_SKEW_S 60
+#define JTI_WINDOW_S 120
+#define KEY_CACHE_MAX 200000 /* beyond: start again (keys are cheap to re-read) */
+
+struct seen {
+    TAILQ_ENTRY(seen) link;
+    time_t at;
+    char key[]; /* deviceId "\n" jti */
+};
+
+struct devauth {
+    struct hmap *keys; /* device id -> EVP_PKEY */
+    struct hmap *jti;  /* deviceId\njti -> struct seen */
+    TAILQ_HEAD(, seen) fifo;
+};
+
+struct devauth *devauth_new(void)
+{
+    struct devauth *d = calloc(1, sizeof *d);
+    d->keys = hmap_new();
+    d->jti = hmap_new();
+    TAILQ_INIT(&d->fifo);
+    return d;
+}
+
+static void free_key(void *value, void *arg)
+{
+    (void)arg;
+    EVP_PKEY_free(value);
+}
+
+void devauth_free(struct devauth *d)
+{
+    if (!d)
+        return;
+    hmap_each(d->keys, free_key, NULL);
+    hmap_free(d->keys);
+    hmap_free(d->jti);
+    struct seen *s;
+    while ((s = TAILQ_FIRST(&d->fifo)) != NULL) {
+        TAILQ_REMOVE(&d->fifo, s, link);
+        free(s);
+    }
+    free(d);
+}
+
+/* Records device+jti; 0 when new, -1 when seen within the window. */
+static int jti_record(struct devauth *d, const char *device_id, const char *jti)
+{
+    time_t now = time(NULL);
+    struct seen *s;
+    while ((s = TAILQ_FIRST(&d->fifo)) != NULL && s->at < now - JTI_WINDOW_S) {
+        TAILQ_REMOVE(&d->fifo, s, link);
+        hmap_remove(d->jti, s->key, s);
+        free(s);
+    }
+    size_t n = strlen(device_id) + strlen(jti) + 2;
+    s = malloc(sizeof *s + n);
+    snprintf(s->key, n, "%s\n%s", device_id, jti);
+    size_t found = 0;
+    void **old = hmap_take(d->jti, s->key, &found);
+    for (size_t i = 0; i < found; i++)
+        hmap_add(d->jti, s->key, old[i]);
+    free(old);
+    if (found) {
+        free(s);
+        return -1;
+    }
+    s->at = now;
+    TAILQ_INSERT_TAIL(&d->fifo, s, link);
+    hmap_add(d->jti, s->key, s);
+    return 0;
+}
+
+EVP_PKEY *devauth_key(struct server *srv, const char *device_id)
+{
+    size_t n = 0;
+    void **v = hmap_take(srv->devauth->keys, device_id, &n);
+    EVP_PKEY *k = n ? v[0] : NULL;
+    for (size_t i = 0; i < n; i++)
+        hmap_add(srv->devauth->keys, device_id, v[i]);
+    free(v);
+    return k;
+}
+
+static EVP_PKEY *key_for(struct server *srv, const char *device_id, const char *jwk_text)
+{
+    EVP_PKEY *k = devauth_key(srv, device_id);
+    if (k)
+        return k;
+    json_t *jwk = json_loads(jwk_text, 0, NULL);
+    k = jwk ? jwk_to_pkey(jwk) : NULL;
+    json_decref(jwk);
+    if (!k)
+        return NULL;
+    if (hmap_count(srv->devauth->keys) >= KEY_CACHE_MAX) {
+        hmap_each(srv->devauth->keys, free_key, NULL);
+        hmap_free(srv->devauth->keys);
+        srv->devauth->keys = hmap_new();
+    }
+    hmap_add(srv->devauth->keys, device_id, k);
+    return k;
+}
+
+void devauth_unauthorized(struct req *r)
+{
+    http_problem(r, 401, "invalid_device_proof", "missing or invalid device proof");
+}
+
+struct check {
+    struct req *r;
+    void (*next)(struct req *r);
+    char *jws;
+    char kid[72];
+};
+
+/* Every claim of the proof, after the signature verified. */
+static bool claims_ok(struct req *r, const json_t *payload)
+{
+    const char *htm, *htu, *jti;
+    json_int_t iat;
+    if (json_unpack((json_t *)payload, "{s:s, s:s, s:I, s:s}", "htm", &htm, "htu", &htu, "iat",
+                    &iat, "jti", &jti) < 0)
+        return false;
+    size_t jlen = strlen(jti);
+    return strcmp(htm, http_method_name(r)) == 0 && strcmp(htu, http_path(r)) == 0 &&
+           llabs((long long)(time(NULL) - iat)) <= IAT_SKEW_S && jlen >= 16 && jlen <= 64;
+}
+
+static void on_device_row(void *arg, enum db_status st, PGresult *res)
+{
+    struct check *c = arg;
+    struct req *r = c->r;
+    struct server *srv = r->srv;
+    bool ok = false;
+    if (st == DB_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "active") == 0) {
+        EVP_PKEY *key = key_for(srv, c->kid, PQgetvalue(res, 0, 0));
+        json_t *payload = NULL;
+        ok = key && jws_verify_es256(c->jws, key, "pushgate-device+jwt", NULL, &payload) == 0 &&
+             claims_ok(r, payload) &&
+             jti_record(srv->devauth, c->kid,
+                        json_string_value(json_object_get(payload, "jti"))) == 0;
+        json_decref(payload);
+    }
+    void (*next)(struct req *) = c->next;
+    if (ok)
+        r->device_id = strdup(c->kid);
+    free(c->jws);
+    free(c);
+    if (st == DB_UNAVAILABLE || st == DB_ERROR)
+        return http_unavailable(r);
+    if (!ok)
+        return devauth_unauthorized(r);
+    next(r);
+}
+
+void devauth_check(struct req *r, void (*next)(struct req *r))
+{
+    const char *h = http_header(r, "Authorization");
+    json_t *hdr = NULL, *unverified = NULL;
+    if (!h || strncmp(h, "Device ", 7) != 0 || jws_peek(h + 7, &hdr, &unverified) < 0)
+        return devauth_unauthorized(r);
+    json_decref(unverified);
+    const char *kid = json_string_value(json_object_get(hdr, "kid"));
+    if (!kid || !valid_id(kid)) {
+        json_decref(hdr);
+        return devauth_unauthorized(r);
+    }
+    struct check *c = calloc(1, sizeof *c);
+    c->r = r;
+    c->next = next;
+    c->jws = strdup(h + 7);
+    snprintf(c->kid, sizeof c->kid, "%s", kid);
+    json_decref(hdr);
+    const char *p[] = {c->kid};
+    db_query(r->srv->db, "SELECT public_jwk, status FROM devices WHERE id = $1", 1, p,
+             on_device_row, c);
+}

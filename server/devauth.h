@@ -1,0 +1,31 @@
+/* devauth: the device proof of api.md 6.1 on every /device... request.
+ *
+ * `Authorization: Device <JWS>`: header {"alg":"ES256","typ":
+ * "pushgate-device+jwt","kid":<deviceId>}, payload {htm, htu, iat, jti}. Any
+ * failure -- no header, unknown or revoked kid, bad signature, another alg,
+ * htm/htu mismatch, |now - iat| > 60 s, a jti seen from that device in the
+ * last 120 s -- gets the same 401 invalid_device_proof. Parsed device keys
+ * are cached (a device's key never changes; its status is read every time).
+ * The jti cache is per process. */
+#ifndef PUSHGATE_DEVAUTH_H
+#define PUSHGATE_DEVAUTH_H
+
+#include "http.h"
+
+#include <openssl/evp.h>
+
+struct server;
+struct devauth;
+
+struct devauth *devauth_new(void);
+void devauth_free(struct devauth *d);
+
+/* On success sets r->device_id and calls next(r); else answers r itself. */
+void devauth_check(struct req *r, void (*next)(struct req *r));
+
+/* The cached key of a device that passed devauth_check (borrowed). */
+EVP_PKEY *devauth_key(struct server *srv, const char *device_id);
+
+void devauth_unauthorized(struct req *r);
+
+#endif

@@ -1,0 +1,207 @@
+#include "devpoll.h"
+
+#include "db.h"
+#include "devauth.h"
+#include "hmap.h"
+#include "hold.h"
+#include "server.h"
+#include "signer.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct poll {
+    struct server *srv;
+    struct req *r;
+    struct hold *h; /* NULL until the first empty read */
+    char device_id[72];
+    bool reading, dirty, hungup;
+    struct timespec deadline;
+};
+
+/* columns of device_challenges() */
+enum { C_STATUS, C_REQ, C_APP_ID, C_APP_NAME, C_USER, C_TYPE, C_MSG, C_CTX, C_TX, C_VERIF,
+       C_NONCE, C_IAT, C_EXP };
+
+static void start_read(struct poll *p);
+static const struct hold_ops poll_ops;
+
+static long ms_left(const struct poll *p)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (p->deadline.tv_sec - now.tv_sec) * 1000 +
+           (p->deadline.tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void drop(struct poll *p)
+{
+    hmap_remove(p->srv->polls, p->device_id, p);
+    if (p->h)
+        hold_end(p->h);
+    free(p);
+}
+
+static json_t *json_col(PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return json_null();
+    json_t *v = json_loads(PQgetvalue(res, row, col), JSON_DECODE_ANY, NULL);
+    return v ? v : json_null();
+}
+
+static json_t *str_col(PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
+}
+
+/* The challenge payload of api.md 6.2, signed now. */
+static json_t *challenge(struct poll *p, PGresult *res, int row)
+{
+    json_t *payload = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I, s:I}", "requestId",
+        PQgetvalue(res, row, C_REQ), "deviceId", p->device_id, "application", "id",
+        PQgetvalue(res, row, C_APP_ID), "name", PQgetvalue(res, row, C_APP_NAME), "username",
+        PQgetvalue(res, row, C_USER), "type", PQgetvalue(res, row, C_TYPE), "message",
+        str_col(res, row, C_MSG), "context", json_col(res, row, C_CTX), "transaction",
+        json_col(res, row, C_TX), "verification", PQgetvalue(res, row, C_VERIF), "nonce",
+        PQgetvalue(res, row, C_NONCE), "iat", (json_int_t)atoll(PQgetvalue(res, row, C_IAT)),
+        "exp", (json_int_t)atoll(PQgetvalue(res, row, C_EXP)));
+    char *jws = payload ? signer_sign(p->srv->signer, "pushgate-challenge+jwt", payload) : NULL;
+    json_decref(payload);
+    json_t *item = jws ? json_pack("{s:s, s:s}", "requestId", PQgetvalue(res, row, C_REQ),
+                                   "challenge", jws)
+                       : NULL;
+    free(jws);
+    return item;
+}
+
+static void reply_challenges(struct poll *p, PGresult *res)
+{
+    struct req *r = p->r;
+    json_t *list = json_array();
+    for (int i = 0; res && i < PQntuples(res); i++) {
+        json_t *c = challenge(p, res, i);
+        if (!c) { /* fail closed: never hand out an unsigned challenge */
+            json_decref(list);
+            drop(p);
+            return http_problem(r, 500, "internal", "cannot sign a challenge");
+        }
+        json_array_append_new(list, c);
+    }
+    drop(p);
+    http_reply_json(r, 200, json_pack("{s:o}", "challenges", list));
+}
+
+static void on_read(void *arg, enum db_status st, PGresult *res)
+{
+    struct poll *p = arg;
+    p->reading = false;
+    struct req *r = p->r;
+    if (p->hungup) {
+        drop(p);
+        return http_abandon(r);
+    }
+    if (st != DB_OK) {
+        drop(p);
+        return http_unavailable(r);
+    }
+    if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, C_STATUS), "active") != 0) {
+        drop(p); /* revoked while polling */
+        return devauth_unauthorized(r);
+    }
+    if (PQntuples(res) > 0)
+        return reply_challenges(p, res);
+    if (p->dirty)
+        return start_read(p);
+    long left = ms_left(p);
+    if (left <= 0 || p->srv->draining)
+        return reply_challenges(p, NULL);
+    if (p->h)
+        hold_rearm(p->h, left);
+    else
+        p->h = hold_start(r, left, &poll_ops, p);
+}
+
+static void start_read(struct poll *p)
+{
+    p->reading = true;
+    p->dirty = false;
+    const char *params[] = {p->device_id};
+    db_query(p->srv->db, "SELECT * FROM device_challenges($1)", 1, params, on_read, p);
+}
+
+static void wake(struct poll *p)
+{
+    if (p->reading)
+        p->dirty = true;
+    else
+        start_read(p);
+}
+
+static void on_timeout(struct hold *h)
+{
+    struct poll *p = hold_owner(h);
+    if (!p->reading)
+        reply_challenges(p, NULL);
+}
+
+static void on_hangup(struct hold *h)
+{
+    struct poll *p = hold_owner(h);
+    if (p->reading) {
+        p->hungup = true;
+        return;
+    }
+    struct req *r = p->r;
+    drop(p);
+    http_abandon(r);
+}
+
+/* SIGTERM: a device should reconnect (to another instance) at once */
+static void on_drain(struct hold *h)
+{
+    struct poll *p = hold_owner(h);
+    if (!p->reading)
+        reply_challenges(p, NULL);
+}
+
+static const struct hold_ops poll_ops = {on_timeout, on_hangup, on_drain};
+
+void devpoll_start(struct req *r, long wait_ms)
+{
+    struct poll *p = calloc(1, sizeof *p);
+    p->srv = r->srv;
+    p->r = r;
+    snprintf(p->device_id, sizeof p->device_id, "%s", r->device_id);
+    clock_gettime(CLOCK_MONOTONIC, &p->deadline);
+    p->deadline.tv_sec += wait_ms / 1000;
+    p->deadline.tv_nsec += (wait_ms % 1000) * 1000000;
+    if (p->deadline.tv_nsec >= 1000000000) {
+        p->deadline.tv_sec++;
+        p->deadline.tv_nsec -= 1000000000;
+    }
+    hmap_add(r->srv->polls, p->device_id, p);
+    start_read(p);
+}
+
+void devpoll_wake(struct server *srv, const char *device_id)
+{
+    size_t n = 0;
+    void **all = hmap_take(srv->polls, device_id, &n);
+    for (size_t i = 0; i < n; i++)
+        hmap_add(srv->polls, device_id, all[i]);
+    for (size_t i = 0; i < n; i++)
+        wake(all[i]);
+    free(all);
+}
+
+void devpoll_wake_all(struct server *srv)
+{
+    size_t n = 0;
+    void **all = hmap_values(srv->polls, &n);
+    for (size_t i = 0; i < n; i++)
+        wake(all[i]);
+    free(all);
+}

@@ -1,0 +1,20 @@
+/* devpoll: GET /device/challenges?wait=N, the device's long-poll (api.md 6.2).
+ *
+ * Answers at once when the device has pending challenges, else holds the
+ * request until one is created (devpoll_wake, from this instance or a peer's
+ * NOTIFY) or N seconds pass. Each challenge is signed by the server at the
+ * moment it is handed out. A poll registers itself before it reads, so a
+ * wake-up that races with its read is never lost. */
+#ifndef PUSHGATE_DEVPOLL_H
+#define PUSHGATE_DEVPOLL_H
+
+#include "http.h"
+
+struct server;
+
+/* r->device_id is the verified device. */
+void devpoll_start(struct req *r, long wait_ms);
+void devpoll_wake(struct server *srv, const char *device_id);
+void devpoll_wake_all(struct server *srv);
+
+#endif

@@ -1,0 +1,378 @@
+"""Issue 4: push approval -- held POST /auth, signed challenges over long-poll,
+signed answers (api.md 5, 6, 7). The device side is tests/integration/device.py."""
+import concurrent.futures
+import json
+import re
+import socket
+import time
+
+import device
+import harness
+
+LINK_RE = re.compile(r"^http://\S+/r/([A-Za-z0-9_-]{43})\r?$", re.M)
+POOL = concurrent.futures.ThreadPoolExecutor(16)
+
+
+class PushBase(harness.TestCase):
+    server_env = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sink = harness.SmtpSink()
+        cls.server_env = {"PUSHGATE_SMTP_URL": cls.sink.url}  # every server of the class
+        cls.s = cls.class_server()
+        cls.app = cls.s.create_app("Acme Bank")
+        cls.h = cls.s.app_headers(cls.app)
+        cls.n = 0
+
+    def new_user(self, devices=1, server=None):
+        """A fresh username with `devices` enrolled devices."""
+        s = server or self.s
+        type(self).n += 1
+        user = f"{self._testMethodName[5:20]}{self.n}"
+        devs = []
+        for i in range(devices):
+            email = f"{user}.{i}@example.com"
+            r = s.request("POST", "/registration", headers=self.h,
+                          body={"username": user, "email": email})
+            assert r.status == 201, r
+            m = self.sink.wait_for(lambda m: email in m.envelope_to, timeout=20)
+            token = LINK_RE.search(harness.text_part(m)).group(1)
+            d = device.Device()
+            d.enroll(s, token, name=f"phone {i}")
+            devs.append(d)
+        return user, devs
+
+    def auth(self, user, server=None, headers=None, **body):
+        s = server or self.s
+        return s.request("POST", "/auth", headers={**self.h, **(headers or {})},
+                         body={"username": user, **body}, timeout=400)
+
+    def auth_async(self, user, **body):
+        r = self.auth(user, headers={"Prefer": "respond-async"}, **body)
+        assert r.status == 202, r
+        return r
+
+    def poll(self, dev, wait=10, server=None):
+        s = server or self.s
+        path = "/device/challenges"
+        r = s.request("GET", f"{path}?wait={wait}",
+                      headers={"Authorization": dev.proof("GET", path)}, timeout=wait + 10)
+        assert r.status == 200, r
+        return r.body["challenges"]
+
+    def challenge_for(self, dev, request_id=None, server=None):
+        """Polls until a challenge (for request_id, if given) arrives; returns its payload."""
+        for _ in range(5):
+            for c in self.poll(dev, server=server):
+                hp = dev.verify_challenge(c["challenge"])
+                assert hp is not None, "challenge signature does not verify"
+                header, payload = hp
+                assert header["typ"] == "pushgate-challenge+jwt", header
+                assert payload["deviceId"] == dev.device_id
+                if request_id in (None, payload["requestId"]):
+                    return payload
+        raise AssertionError("no challenge arrived")
+
+    def answer(self, dev, payload, decision="approve", server=None, **kw):
+        s = server or self.s
+        rid = payload["requestId"]
+        path = f"/device/challenges/{rid}"
+        resp = dev.response(rid, payload["nonce"], decision, **kw)
+        return s.request("POST", path, headers={"Authorization": dev.proof("POST", path)},
+                         body={"response": resp})
+
+
+class Push(PushBase):
+    def test_approve_is_accepted_with_verifiable_evidence(self):
+        user, (dev,) = self.new_user()
+        held = POOL.submit(self.auth, user, type="authorization",
+                           message="Confirm transfer of 250.00 EUR to Bob",
+                           context={"ipAddress": "203.0.113.9"},
+                           transaction={"amount": "250.00", "currency": "EUR"})
+        ch = self.challenge_for(dev)
+        self.assertEqual(ch["application"]["name"], "Acme Bank")
+        self.assertEqual((ch["username"], ch["type"], ch["verification"]),
+                         (user, "authorization", "none"))
+        self.assertEqual(ch["context"], {"ipAddress": "203.0.113.9"})
+        self.assertEqual(ch["transaction"], {"amount": "250.00", "currency": "EUR"})
+        self.assertGreaterEqual(len(device.b64u_decode(ch["nonce"])), 16)
+        self.assertEqual(ch["exp"] - ch["iat"], 60)
+        r = self.answer(dev, ch)
+        self.assertEqual(r.body, {"requestId": ch["requestId"], "status": "accepted"})
+        out = held.result(30)
+        self.assertEqual(out.status, 200, out)
+        self.assertEqual((out.body["status"], out.body["reason"], out.body["deviceId"]),
+                         ("accepted", None, dev.device_id))
+        self.assertEqual(out.body["requestId"], ch["requestId"])
+        header, payload = device.verify(out.body["evidence"], dev.jwk())
+        self.assertEqual((payload["decision"], payload["nonce"]), ("approve", ch["nonce"]))
+        self.assertNotIn("displayCode", out.body)
+
+    def test_deny_is_denied_at_once(self):
+        user, (dev,) = self.new_user()
+        held = POOL.submit(self.auth, user)
+        ch = self.challenge_for(dev)
+        self.assertEqual(self.answer(dev, ch, "deny").body["status"], "denied")
+        out = held.result(30).body
+        self.assertEqual((out["status"], out["reason"]), ("denied", "user_denied"))
+        self.assertIsNotNone(out["evidence"])
+
+    def test_timeout_expires_and_a_late_answer_is_410(self):
+        user, (dev,) = self.new_user()
+        held = POOL.submit(self.auth, user, timeout=5)
+        ch = self.challenge_for(dev)
+        out = held.result(30)
+        self.assertEqual(out.status, 200, out)
+        self.assertEqual((out.body["status"], out.body["reason"], out.body["evidence"]),
+                         ("expired", "timeout", None))
+        self.assertProblem(self.answer(dev, ch), 410, "expired")
+
+    def test_unknown_user_and_user_without_device(self):
+        self.assertProblem(self.auth("nobody-at-all"), 404, "user_not_found")
+        r = self.s.request("POST", "/registration", headers=self.h,
+                           body={"username": "no-device", "email": "nd@example.com"})
+        self.assertEqual(r.status, 201)
+        self.assertProblem(self.auth("no-device"), 409, "no_active_device")
+
+    def test_validation(self):
+        user, _ = self.new_user()
+        for body in ({"type": "login"}, {"timeout": 4}, {"timeout": 301}, {"message": "x" * 257},
+                     {"context": {"ip": "x" * 257}}, {"context": {"n": 1}},
+                     {"transaction": {"a": {"b": {"c": {"d": {"e": 1}}}}}},
+                     {"transaction": {"blob": "x" * 5000}}, {"verification": "sms"},
+                     {"verification": "code"}, {"verification": "code", "displayCode": "12"},
+                     {"displayCode": "123"}, {"extra": 1}):
+            self.assertProblem(self.auth(user, **body), 400, "invalid_request")
+
+    def test_async_mode_with_wait(self):
+        user, (dev,) = self.new_user()
+        r = self.auth_async(user)
+        rid = r.body["requestId"]
+        self.assertEqual(r.headers["location"], f"/auth/{rid}")
+        self.assertEqual((r.body["status"], r.body["displayCode"]), ("pending", None))
+        now = self.s.request("GET", f"/auth/{rid}", headers=self.h)
+        self.assertEqual(now.body["status"], "pending")
+        waiting = POOL.submit(self.s.request, "GET", f"/auth/{rid}?wait=30", headers=self.h,
+                              timeout=60)
+        self.answer(dev, self.challenge_for(dev, rid))
+        out = waiting.result(40)
+        self.assertEqual((out.status, out.body["status"]), (200, "accepted"), out)
+        other = self.s.create_app("Other")
+        self.assertProblem(self.s.request("GET", f"/auth/{rid}",
+                                          headers=self.s.app_headers(other)), 404, "not_found")
+        self.assertProblem(self.s.request("GET", f"/auth/{rid}?wait=61", headers=self.h), 400,
+                           "invalid_request")
+
+    def test_cancel_then_the_device_gets_409(self):
+        user, (dev,) = self.new_user()
+        rid = self.auth_async(user).body["requestId"]
+        ch = self.challenge_for(dev, rid)
+        r = self.s.request("DELETE", f"/auth/{rid}", headers=self.h)
+        self.assertEqual((r.status, r.body["status"], r.body["reason"]),
+                         (200, "cancelled", "cancelled"), r)
+        self.assertProblem(self.answer(dev, ch), 409, "already_decided")
+        self.assertProblem(self.s.request("DELETE", f"/auth/{rid}", headers=self.h), 409,
+                           "already_decided")
+        self.assertEqual(self.poll(dev, wait=0), [])
+
+    def test_bad_answers_are_400_and_the_request_stays_pending(self):
+        user, (dev,) = self.new_user()
+        rid = self.auth_async(user).body["requestId"]
+        ch = self.challenge_for(dev, rid)
+        forged = dict(ch, nonce=device.b64u(b"x" * 32))
+        self.assertProblem(self.answer(dev, forged), 400, "invalid_response")
+        self.assertProblem(self.answer(dev, ch, key=device.Device().key), 400,
+                           "invalid_response")
+        self.assertProblem(self.answer(dev, ch, iat=int(time.time()) - 301), 400,
+                           "invalid_response")
+        self.assertProblem(self.answer(dev, dict(ch, requestId="q_notthisone123")), 404,
+                           "not_found")
+        r = self.s.request("GET", f"/auth/{rid}", headers=self.h)
+        self.assertEqual(r.body["status"], "pending")
+        self.assertEqual(self.answer(dev, ch).body["status"], "accepted")
+
+    def test_every_device_proof_failure_is_the_same_401(self):
+        user, (dev,) = self.new_user()
+        path = "/device/challenges"
+        good = dev.proof("GET", path)
+        bad = {
+            "missing": None,
+            "scheme": "Bearer " + good.split(" ", 1)[1],
+            "other key": dev.proof("GET", path, key=device.Device().key),
+            "alg": dev.proof("GET", path, alg="HS256"),
+            "typ": dev.proof("GET", path, typ="JWT"),
+            "htm": dev.proof("POST", path),
+            "htu": dev.proof("GET", "/device"),
+            "old iat": dev.proof("GET", path, iat=int(time.time()) - 61),
+            "future iat": dev.proof("GET", path, iat=int(time.time()) + 61),
+            "unknown kid": dev.proof("GET", path, kid="d_unknowndevice0"),
+            "short jti": dev.proof("GET", path, jti="short"),
+        }
+        bodies = set()
+        for name, value in bad.items():
+            r = self.s.request("GET", f"{path}?wait=0",
+                               headers={"Authorization": value} if value else {})
+            self.assertProblem(r, 401, "invalid_device_proof")
+            bodies.add(r.raw)
+        self.assertEqual(len(bodies), 1, bodies)
+        self.assertEqual(self.s.request("GET", f"{path}?wait=0",
+                                        headers={"Authorization": good}).status, 200)
+        replay = self.s.request("GET", f"{path}?wait=0", headers={"Authorization": good})
+        self.assertProblem(replay, 401, "invalid_device_proof")
+        self.assertEqual(replay.raw, bodies.pop())
+
+    def test_two_devices_first_answer_wins(self):
+        user, (d1, d2) = self.new_user(devices=2)
+        held = POOL.submit(self.auth, user)
+        c1, c2 = self.challenge_for(d1), self.challenge_for(d2)
+        self.assertEqual(c1["requestId"], c2["requestId"])
+        self.assertNotEqual(c1["nonce"], c2["nonce"])
+        self.assertEqual(self.answer(d2, c2, "deny").body["status"], "denied")
+        self.assertProblem(self.answer(d1, c1), 409, "already_decided")
+        out = held.result(30).body
+        self.assertEqual((out["status"], out["deviceId"]), ("denied", d2.device_id))
+
+    def test_a_revoked_device_is_401_and_then_no_active_device(self):
+        user, (dev,) = self.new_user()
+        r = self.s.request("GET", "/device", headers={"Authorization": dev.proof("GET", "/device")})
+        self.assertEqual((r.status, r.body["deviceId"], r.body["username"], r.body["status"]),
+                         (200, dev.device_id, user, "active"), r)
+        lst = self.s.request("GET", f"/users/{user}/devices", headers=self.h)
+        self.assertEqual([d["deviceId"] for d in lst.body["devices"]], [dev.device_id])
+        rid = self.auth_async(user).body["requestId"]
+        r = self.s.request("DELETE", "/device",
+                           headers={"Authorization": dev.proof("DELETE", "/device")})
+        self.assertEqual(r.status, 204, r)
+        out = self.s.request("GET", f"/auth/{rid}", headers=self.h).body
+        self.assertEqual((out["status"], out["reason"]), ("denied", "device_revoked"))
+        r = self.s.request("GET", "/device/challenges?wait=0",
+                           headers={"Authorization": dev.proof("GET", "/device/challenges")})
+        self.assertProblem(r, 401, "invalid_device_proof")
+        self.assertProblem(self.auth(user), 409, "no_active_device")
+        lst = self.s.request("GET", f"/users/{user}/devices", headers=self.h)
+        self.assertEqual(lst.body["devices"][0]["status"], "revoked")
+
+    def test_application_revokes_a_device(self):
+        user, (d1, d2) = self.new_user(devices=2)
+        self.assertProblem(self.s.request("DELETE", f"/users/{user}/devices/d_nosuchdevice00",
+                                          headers=self.h), 404, "not_found")
+        self.assertProblem(self.s.request("DELETE", f"/users/nobody-here/devices/{d1.device_id}",
+                                          headers=self.h), 404, "user_not_found")
+        self.assertProblem(self.s.request("GET", "/users/nobody-here/devices", headers=self.h),
+                           404, "user_not_found")
+        r = self.s.request("DELETE", f"/users/{user}/devices/{d1.device_id}", headers=self.h)
+        self.assertEqual(r.status, 204, r)
+        r = self.s.request("GET", "/device", headers={"Authorization": d1.proof("GET", "/device")})
+        self.assertProblem(r, 401, "invalid_device_proof")
+        held = POOL.submit(self.auth, user)
+        ch = self.challenge_for(d2)
+        self.assertEqual(self.answer(d2, ch).body["status"], "accepted")
+        self.assertEqual(held.result(30).body["status"], "accepted")
+
+    def test_verification_code(self):
+        user, (dev,) = self.new_user()
+        r = self.auth_async(user, verification="code")
+        code, rid = r.body["displayCode"], r.body["requestId"]
+        self.assertRegex(code, r"^[0-9]{3}$")
+        ch = self.challenge_for(dev, rid)
+        self.assertEqual(ch["verification"], "code")
+        self.assertNotIn(code, json.dumps(ch).replace(rid, ""))
+        self.assertEqual(self.answer(dev, ch, code=code).body["status"], "accepted")
+        user2, (dev2,) = self.new_user()
+        held = POOL.submit(self.auth, user2, verification="code", displayCode="473")
+        ch = self.challenge_for(dev2)
+        self.assertEqual(self.answer(dev2, ch, code="474").body["status"], "denied")
+        out = held.result(30).body
+        self.assertEqual((out["status"], out["reason"]), ("denied", "code_mismatch"))
+
+    def test_fatigue_limits(self):
+        user, (dev,) = self.new_user()
+        rid = self.auth_async(user, timeout=60).body["requestId"]
+        second = self.auth(user)
+        self.assertProblem(second, 429, "rate_limited")
+        self.assertGreater(int(second.headers["retry-after"]), 0)
+        ch = self.challenge_for(dev, rid)
+        self.answer(dev, ch, "deny")
+        after_deny = self.auth(user)
+        self.assertProblem(after_deny, 429, "rate_limited")
+        self.assertTrue(1 <= int(after_deny.headers["retry-after"]) <= 10, after_deny.headers)
+
+    def test_not_me_locks_until_unlocked(self):
+        user, (dev,) = self.new_user()
+        held = POOL.submit(self.auth, user)
+        ch = self.challenge_for(dev)
+        self.assertEqual(self.answer(dev, ch, "deny", reason="not_me").body["status"], "denied")
+        out = held.result(30).body
+        self.assertEqual((out["status"], out["reason"]), ("denied", "fraud_reported"))
+        locked = self.auth(user)
+        self.assertProblem(locked, 423, "locked")
+        self.assertGreater(int(locked.headers["retry-after"]), 3000)
+        self.s.cli("user", "unlock", self.app["applicationId"], user)
+        # the lock is gone; the fatigue backoff of the denied request remains (10 s)
+        self.assertProblem(self.auth(user), 429, "rate_limited")
+
+    def test_not_me_requires_deny(self):
+        user, (dev,) = self.new_user()
+        rid = self.auth_async(user).body["requestId"]
+        ch = self.challenge_for(dev, rid)
+        self.assertProblem(self.answer(dev, ch, "approve", reason="not_me"), 400,
+                           "invalid_response")
+
+    def test_hang_up_cancels_within_5_s(self):
+        user, (dev,) = self.new_user()
+        body = json.dumps({"username": user, "timeout": 120}).encode()
+        sock = socket.create_connection(("127.0.0.1", self.s.port), timeout=10)
+        head = (f"POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n"
+                f"x-application-id: {self.app['applicationId']}\r\n"
+                f"x-application-secret: {self.app['applicationSecret']}\r\n\r\n").encode()
+        sock.sendall(head + body)
+        ch = self.challenge_for(dev)
+        sock.close()
+        r = self.s.request("GET", f"/auth/{ch['requestId']}?wait=5", headers=self.h, timeout=20)
+        self.assertEqual((r.body["status"], r.body["reason"]), ("cancelled", "cancelled"), r)
+        self.assertProblem(self.answer(dev, ch), 409, "already_decided")
+
+    def test_kill9_keeps_a_pending_request_answerable(self):
+        s = self.server()
+        user, (dev,) = self.new_user(server=s)
+        rid = self.auth(user, server=s, headers={"Prefer": "respond-async"}).body["requestId"]
+        s.kill9()
+        s2 = self.server()
+        r = s2.request("GET", f"/auth/{rid}", headers=self.h)
+        self.assertEqual(r.body["status"], "pending", r)
+        ch = self.challenge_for(dev, rid, server=s2)
+        self.assertEqual(self.answer(dev, ch, server=s2).body["status"], "accepted")
+        self.assertEqual(s2.request("GET", f"/auth/{rid}", headers=self.h).body["status"],
+                         "accepted")
+
+    def test_sigterm_answers_held_requests(self):
+        s = self.server(env={"PUSHGATE_DRAIN_SECONDS": "1"})
+        user, (dev,) = self.new_user(server=s)
+        held = POOL.submit(self.auth, user, server=s)
+        self.challenge_for(dev, server=s)
+        self.assertEqual(s.stop(), 0)
+        out = held.result(30)
+        self.assertProblem(out, 503, "unavailable")
+
+
+class TwoInstances(PushBase):
+    def test_application_on_a_device_on_b(self):
+        a, b = self.s, self.server()
+        user, (dev,) = self.new_user()
+        waiting = POOL.submit(self.poll, dev, 30, b)   # held on B before the request exists
+        held = POOL.submit(self.auth, user, server=a)
+        challenges = waiting.result(40)
+        self.assertEqual(len(challenges), 1, "B's held poll was not woken")
+        _, ch = dev.verify_challenge(challenges[0]["challenge"])
+        self.assertEqual(self.answer(dev, ch, server=b).body["status"], "accepted")
+        out = held.result(30)
+        self.assertEqual((out.status, out.body["status"]), (200, "accepted"), out)
+        self.assertEqual(a.request("GET", f"/auth/{ch['requestId']}", headers=self.h)
+                         .body["status"], "accepted")
+
+
+if __name__ == "__main__":
+    harness.main()
