@@ -31,7 +31,7 @@ static char *decode_capture(const char *seg, size_t len)
     size_t outlen = 0;
     char *dec = evhttp_uridecode(raw, 0, &outlen);
     free(raw);
-    if (dec && (outlen == 0 || strlen(dec) != outlen || strchr(dec, '/'))) {
+    if (dec && (outlen == 0 || strlen(dec) != outlen)) {
         free(dec);
         dec = NULL;
     }

@@ -1,8 +1,9 @@
 /* router: the route table (routes.c) and path matching.
  *
  * Patterns are literal segments and "{}" captures ("/registration/{}").
- * A capture matches one non-empty segment and is percent-decoded; a decoded
- * capture containing '/' or NUL does not match. */
+ * A capture matches one non-empty segment of the raw path and is then
+ * percent-decoded, so "%2F" inside a username stays part of it; a capture
+ * that decodes to a NUL byte does not match. */
 #ifndef PUSHGATE_ROUTER_H
 #define PUSHGATE_ROUTER_H
 
