@@ -267,6 +267,18 @@ static void dispatch(struct db *db)
     }
 }
 
+/* SQLSTATE classes that say "try again", not "your statement is wrong":
+ * connection (08), rollback/serialization (40), resources (53), operator
+ * intervention such as a shutdown (57), system errors (58). */
+static bool transient(const char *sqlstate)
+{
+    static const char *const classes[] = {"08", "40", "53", "57", "58"};
+    for (size_t i = 0; i < sizeof classes / sizeof *classes; i++)
+        if (strncmp(sqlstate, classes[i], 2) == 0)
+            return true;
+    return false;
+}
+
 /* The whole result has arrived: hand it over, then reuse the connection. */
 static void conn_deliver(struct db_conn *c, PGresult *res)
 {
@@ -277,6 +289,8 @@ static void conn_deliver(struct db_conn *c, PGresult *res)
     conn_wait(c, EV_READ | EV_PERSIST, 0, conn_on_io);
     ExecStatusType rs = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     enum db_status st = (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) ? DB_OK : DB_ERROR;
+    if (st == DB_ERROR && transient(db_sqlstate(res)))
+        st = DB_UNAVAILABLE;
     if (st == DB_ERROR && res)
         log_kv(LOG_DEBUG, "db statement failed", "sqlstate", db_sqlstate(res), "error",
                PQresultErrorMessage(res), NULL);

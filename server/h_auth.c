@@ -151,7 +151,7 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) != 1)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     const char *outcome = PQgetvalue(res, 0, 0);
     int retry = atoi(PQgetvalue(res, 0, 1));
     if (!strcmp(outcome, "user_not_found"))
@@ -224,7 +224,7 @@ static void on_cancelled(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) != 1)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     const char *outcome = PQgetvalue(res, 0, 0);
     if (!strcmp(outcome, "not_found"))
         return http_problem(r, 404, "not_found", "no auth request with that id");

@@ -57,7 +57,7 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) != 1)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     const char *outcome = PQgetvalue(res, 0, 0);
     if (!strcmp(outcome, "not_found"))
         return http_problem(r, 404, "not_found", "no challenge for this device with that id");
@@ -124,7 +124,7 @@ static void on_revoked(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) < 1)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     revoke_done(r->srv, res, r->device_id);
     http_reply_empty(r, 204);
 }

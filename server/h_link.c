@@ -59,7 +59,7 @@ static void on_link_found(void *arg, enum db_status st, PGresult *res)
     bool html = g->html;
     free(g);
     if (st != DB_OK || PQntuples(res) != 1)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     const char *outcome = PQgetvalue(res, 0, 0);
     if (strcmp(outcome, "ok") != 0)
         return link_unusable(r, outcome, html);
@@ -142,7 +142,7 @@ static void on_bound(void *arg, enum db_status st, PGresult *res)
     struct req *r = b->r;
     bind_free(b);
     if (st != DB_OK || PQntuples(res) != 1)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     const char *outcome = PQgetvalue(res, 0, 0);
     if (strcmp(outcome, "ok") != 0)
         return link_unusable(r, outcome, false);

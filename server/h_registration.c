@@ -32,7 +32,7 @@ static void on_created(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) != 1) {
-        http_unavailable(r);
+        http_db_failure(r, st);
         return;
     }
     if (strcmp(PQgetvalue(res, 0, 0), "rate_limited") == 0) {
@@ -121,7 +121,7 @@ static void on_found(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
     if (st != DB_OK)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     if (PQntuples(res) != 1)
         return http_problem(r, 404, "not_found", "no registration with that id");
     reply_db_json(r, 200, res, 0);
@@ -148,7 +148,7 @@ static void on_cancelled(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) != 1)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     const char *outcome = PQgetvalue(res, 0, 0);
     if (!strcmp(outcome, "not_found"))
         return http_problem(r, 404, "not_found", "no registration with that id");

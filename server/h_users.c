@@ -13,7 +13,7 @@ static void on_devices(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) != 1)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     if (PQgetisnull(res, 0, 0))
         return http_problem(r, 404, "user_not_found", "no user of that name");
     http_reply_json(r, 200, json_loads(PQgetvalue(res, 0, 0), 0, NULL));
@@ -31,7 +31,7 @@ static void on_user_device_revoked(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) < 1)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
     const char *outcome = PQgetvalue(res, 0, 0);
     if (!strcmp(outcome, "user_not_found"))
         return http_problem(r, 404, "user_not_found", "no user of that name");

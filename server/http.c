@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include "auth.h"
+#include "db.h"
 #include "log.h"
 #include "problem.h"
 #include "router.h"
@@ -117,6 +118,13 @@ void http_problem_retry(struct req *r, int status, const char *code, const char 
 void http_unavailable(struct req *r)
 {
     http_problem_retry(r, 503, "unavailable", "the database is unreachable; try again", 2);
+}
+
+void http_db_failure(struct req *r, int db_status)
+{
+    if (db_status == DB_UNAVAILABLE)
+        return http_unavailable(r);
+    http_problem(r, 500, "internal", "unexpected database answer");
 }
 
 void http_abandon(struct req *r)

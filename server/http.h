@@ -55,6 +55,9 @@ void http_problem_retry(struct req *r, int status, const char *code, const char 
 void http_abandon(struct req *r);
 /* 503 unavailable with Retry-After: the answer to DB_UNAVAILABLE. */
 void http_unavailable(struct req *r);
+/* After a failed statement: 503 when the database is unreachable (or the
+ * failure is transient), 500 for anything else -- never a success. */
+void http_db_failure(struct req *r, int db_status);
 /* 400 invalid_request */
 void http_bad_request(struct req *r, const char *detail);
 

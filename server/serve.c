@@ -18,6 +18,7 @@
 #include <event2/http.h>
 #include <openssl/crypto.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,16 @@ static PGconn *connect_with_retry(const struct config *cfg)
     }
     log_kv(LOG_ERROR, "database unreachable; giving up", NULL);
     return NULL;
+}
+
+/* Every held request is a socket: use all the descriptors we are allowed. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 /* Start-up work that may block: it runs before the event loop exists. */
@@ -99,6 +110,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int serve_main(const struct config *cfg)
 {
     struct server srv = {.cfg = cfg};
+    raise_fd_limit();
     if (prepare(&srv) < 0) {
         signer_free(srv.signer);
         return 1;
