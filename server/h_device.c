@@ -6,6 +6,7 @@
 #include "devpoll.h"
 #include "handlers.h"
 #include "jws.h"
+#include "metrics.h"
 #include "server.h"
 #include "valid.h"
 
@@ -71,6 +72,10 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
     }
     /* committed: now the waiters may hear of it, the application first */
     authwait_resolve(r->srv, r->params[0], PQgetvalue(res, 0, 2));
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    metrics_decision_latency((double)(now.tv_sec - r->received.tv_sec) +
+                             (now.tv_nsec - r->received.tv_nsec) / 1e9);
     http_reply_json(r, 200, json_pack("{s:s, s:s}", "requestId", r->params[0], "status",
                                       PQgetvalue(res, 0, 1)));
 }

@@ -3,6 +3,7 @@
 #include "auth.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "problem.h"
 #include "router.h"
 #include "server.h"
@@ -58,6 +59,7 @@ static void send_buf(struct req *r, int status, const char *ctype, struct evbuff
     if (ctype)
         evhttp_add_header(h, "Content-Type", ctype);
     evhttp_add_header(h, "Cache-Control", "no-store");
+    metrics_request(r->route ? r->route->pattern : "unmatched", status);
     if (log_enabled(LOG_DEBUG)) {
         char st[8];
         snprintf(st, sizeof st, "%d", status);
@@ -267,6 +269,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     struct req *r = calloc(1, sizeof *r);
     r->srv = arg;
     r->srv->inflight++;
+    clock_gettime(CLOCK_MONOTONIC, &r->received);
     r->ev = ev;
     r->method = evhttp_request_get_command(ev);
     TAILQ_INIT(&r->query);

@@ -12,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <time.h>
 
 struct server;
 struct route;
@@ -34,6 +35,7 @@ struct req {
     char *app_id;                  /* CALLER_APP */
     char *app_name;
     char *device_id;               /* a verified device (devauth.c) */
+    struct timespec received;      /* CLOCK_MONOTONIC at arrival */
 };
 
 /* Starts listening as configured; writes the port file; logs "listening". */

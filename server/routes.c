@@ -1,5 +1,6 @@
 /* The route table: every endpoint of api.md, in one screen. */
 #include "handlers.h"
+#include "metrics.h"
 #include "router.h"
 
 #define GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
@@ -12,6 +13,7 @@ const struct route routes[] = {
     {GET,    "/healthz",                AUTH_NONE,         false, h_healthz},
     {GET,    "/readyz",                 AUTH_NONE,         false, h_readyz},
     {GET,    "/.well-known/jwks.json",  AUTH_NONE,         false, h_jwks},
+    {GET,    "/metrics",                AUTH_NONE,         false, h_metrics},
     {POST,   "/registration",           AUTH_APP,          true,  h_registration_create},
     {GET,    "/registration/{}",        AUTH_APP_OR_ADMIN, false, h_registration_get},
     {DELETE, "/registration/{}",        AUTH_APP_OR_ADMIN, false, h_registration_cancel},

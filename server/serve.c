@@ -10,6 +10,7 @@
 #include "http.h"
 #include "log.h"
 #include "mailer.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "server.h"
 #include "signer.h"
@@ -150,6 +151,7 @@ int serve_main(const struct config *cfg)
     signer_free(srv.signer);
     free(srv.public_url);
     event_base_free(srv.base);
+    metrics_free();
     OPENSSL_cleanse(srv.master_key, sizeof srv.master_key);
     if (rc == 0)
         log_kv(LOG_INFO, "stopped", NULL);

@@ -358,6 +358,31 @@ class Push(PushBase):
         self.assertProblem(out, 503, "unavailable")
 
 
+class Metrics(PushBase):
+    def metric(self, text, name):
+        m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+        return float(m.group(1)) if m else None
+
+    def test_metrics_count_what_happens(self):
+        user, (dev,) = self.new_user()
+        held = POOL.submit(self.auth, user)
+        ch = self.challenge_for(dev)
+        r = self.s.request("GET", "/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.headers["content-type"].startswith("text/plain; version=0.0.4"))
+        text = r.raw.decode()
+        self.assertEqual(self.metric(text, 'pushgate_held_requests{kind="auth"}'), 1, text)
+        self.assertEqual(self.metric(text, "pushgate_outbox_depth"), 0, text)
+        self.answer(dev, ch)
+        self.assertEqual(held.result(30).body["status"], "accepted")
+        text = self.s.request("GET", "/metrics").raw.decode()
+        self.assertEqual(self.metric(text, 'pushgate_held_requests{kind="auth"}'), 0, text)
+        self.assertEqual(self.metric(text, "pushgate_decision_latency_seconds_count"), 1, text)
+        self.assertEqual(self.metric(text, 'pushgate_auth_requests{outcome="accepted"}'), 1)
+        self.assertEqual(self.metric(
+            text, 'pushgate_http_requests_total{route="/auth",status="200"}'), 1, text)
+
+
 class TwoInstances(PushBase):
     def test_application_on_a_device_on_b(self):
         a, b = self.s, self.server()

@@ -1,0 +1,141 @@
+#include "metrics.h"
+
+#include "db.h"
+#include "hmap.h"
+#include "server.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct counter {
+    char route[64];
+    int status;
+    unsigned long long n;
+};
+
+static struct hmap *requests; /* "route status" -> struct counter */
+
+static const double buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+#define NBUCKETS (sizeof buckets / sizeof *buckets)
+static unsigned long long latency_counts[NBUCKETS + 1];
+static double latency_sum;
+
+void metrics_request(const char *route, int status)
+{
+    char key[80];
+    snprintf(key, sizeof key, "%.63s %d", route, status);
+    if (!requests)
+        requests = hmap_new();
+    size_t n = 0;
+    void **found = hmap_take(requests, key, &n);
+    struct counter *c = n ? found[0] : calloc(1, sizeof *c);
+    free(found);
+    if (!n) {
+        snprintf(c->route, sizeof c->route, "%s", route);
+        c->status = status;
+    }
+    c->n++;
+    hmap_add(requests, key, c);
+}
+
+void metrics_decision_latency(double seconds)
+{
+    size_t i = 0;
+    while (i < NBUCKETS && seconds > buckets[i])
+        i++;
+    latency_counts[i]++;
+    latency_sum += seconds;
+}
+
+static void free_counter(void *v, void *arg)
+{
+    (void)arg;
+    free(v);
+}
+
+void metrics_free(void)
+{
+    if (requests)
+        hmap_each(requests, free_counter, NULL);
+    hmap_free(requests);
+    requests = NULL;
+}
+
+static void emit_request(void *v, void *arg)
+{
+    struct counter *c = v;
+    evbuffer_add_printf(arg, "pushgate_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                        c->route, c->status, c->n);
+}
+
+static void emit_latency(struct evbuffer *b)
+{
+    unsigned long long cum = 0;
+    evbuffer_add_printf(b, "# HELP pushgate_decision_latency_seconds device answer received "
+                           "to application answered (this instance)\n"
+                           "# TYPE pushgate_decision_latency_seconds histogram\n");
+    for (size_t i = 0; i < NBUCKETS; i++) {
+        cum += latency_counts[i];
+        evbuffer_add_printf(b, "pushgate_decision_latency_seconds_bucket{le=\"%g\"} %llu\n",
+                            buckets[i], cum);
+    }
+    cum += latency_counts[NBUCKETS];
+    evbuffer_add_printf(b,
+                        "pushgate_decision_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+                        "pushgate_decision_latency_seconds_sum %.6f\n"
+                        "pushgate_decision_latency_seconds_count %llu\n",
+                        cum, latency_sum, cum);
+}
+
+static void emit_db(struct evbuffer *b, PGresult *res)
+{
+    evbuffer_add_printf(b, "# HELP pushgate_auth_requests requests by outcome (database)\n"
+                           "# TYPE pushgate_auth_requests gauge\n");
+    for (int i = 0; i < PQntuples(res); i++)
+        if (strcmp(PQgetvalue(res, i, 0), "outbox") != 0)
+            evbuffer_add_printf(b, "pushgate_auth_requests{outcome=\"%s\"} %s\n",
+                                PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+    for (int i = 0; i < PQntuples(res); i++)
+        if (strcmp(PQgetvalue(res, i, 0), "outbox") == 0)
+            evbuffer_add_printf(b, "# HELP pushgate_outbox_depth mails waiting to be sent\n"
+                                   "# TYPE pushgate_outbox_depth gauge\n"
+                                   "pushgate_outbox_depth %s\n",
+                                PQgetvalue(res, i, 1));
+}
+
+static void on_scrape(void *arg, enum db_status st, PGresult *res)
+{
+    struct req *r = arg;
+    struct server *srv = r->srv;
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "# HELP pushgate_http_requests_total answers by route and status\n"
+                           "# TYPE pushgate_http_requests_total counter\n");
+    if (requests)
+        hmap_each(requests, emit_request, b);
+    evbuffer_add_printf(b,
+                        "# HELP pushgate_held_requests requests held open now\n"
+                        "# TYPE pushgate_held_requests gauge\n"
+                        "pushgate_held_requests{kind=\"auth\"} %zu\n"
+                        "pushgate_held_requests{kind=\"device_poll\"} %zu\n"
+                        "# TYPE pushgate_db_up gauge\npushgate_db_up %d\n",
+                        hmap_count(srv->waiters), hmap_count(srv->polls), st == DB_OK);
+    emit_latency(b);
+    if (st == DB_OK)
+        emit_db(b, res);
+    size_t len = evbuffer_get_length(b);
+    char *text = malloc(len + 1);
+    evbuffer_remove(b, text, len);
+    evbuffer_free(b);
+    http_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+}
+
+void h_metrics(struct req *r)
+{
+    db_query(r->srv->db,
+             "SELECT auth_effective_status(a), count(*) FROM auth_requests a GROUP BY 1 "
+             "UNION ALL SELECT 'outbox', count(*) FROM outbox WHERE status = 'queued'",
+             0, NULL, on_scrape, r);
+}
