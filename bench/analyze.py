@@ -1,0 +1,56 @@
+"""Figures from pgload's logs (bench/run calls it; Debian's /usr/bin/python3, stdlib only).
+
+  analyze.py flows APPS_LOG DEVICES_LOG WARMUP_S
+      one line of key=value: flows/s over the measured window (answers received after the
+      warm-up), decision latency (application received the 200 - device sent its signed
+      approval, both CLOCK_REALTIME ns on this machine) and whole-flow latency
+      (POST /auth sent -> 200 received) percentiles in ms, and error counts.
+"""
+import sys
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(p / 100.0 * len(values) + 0.5)) - 1))
+    return values[k]
+
+
+def flows(apps_log, dev_log, warmup_s):
+    sent = {}
+    with open(dev_log) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2:
+                sent.setdefault(parts[0], int(parts[1]))  # the first answer sent
+    rows = []
+    with open(apps_log) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 5:
+                rows.append((parts[0], int(parts[1]), int(parts[2]), int(parts[3]), parts[4]))
+    if not rows:
+        print("flows=0 flows_per_s=0 errors=0")
+        return
+    t0 = min(r[1] for r in rows) + int(warmup_s * 1e9)
+    window = [r for r in rows if r[2] >= t0]
+    ok = [r for r in window if r[3] == 200 and r[4] == "accepted"]
+    errors = len(window) - len(ok)
+    t_end = max(r[2] for r in window) if window else t0
+    secs = max(1e-9, (t_end - t0) / 1e9)
+    decision = [(r[2] - sent[r[0]]) / 1e6 for r in ok if r[0] in sent]
+    flow = [(r[2] - r[1]) / 1e6 for r in ok]
+    neg = sum(1 for d in decision if d < 0)
+    print(f"flows={len(ok)} seconds={secs:.2f} flows_per_s={len(ok) / secs:.1f} errors={errors} "
+          f"matched={len(decision)} negative={neg} "
+          f"decision_p50_ms={pct(decision, 50):.3f} decision_p90_ms={pct(decision, 90):.3f} "
+          f"decision_p99_ms={pct(decision, 99):.3f} decision_max_ms={max(decision or [0]):.3f} "
+          f"flow_p50_ms={pct(flow, 50):.3f} flow_p99_ms={pct(flow, 99):.3f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "flows":
+        flows(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    else:
+        sys.exit(__doc__)
