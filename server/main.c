@@ -1,5 +1,6 @@
 /* pushgated: subcommand dispatch. Configuration comes from PUSHGATE_*
  * (api.md section 10) and is checked before anything else runs. */
+#include "audit.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -11,7 +12,7 @@
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME | key rotate]\n"
+    fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME | key rotate | audit verify]\n"
                "configuration: PUSHGATE_* environment variables (see docs/operations.md)\n");
     return f == stdout ? 0 : 2;
 }
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
         rc = cli_migrate(&cfg);
     else if (!strcmp(cmd, "app"))
         rc = cli_app(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(cmd, "audit"))
+        rc = cli_audit(&cfg, argc - 1, argv + 1);
     else if (!strcmp(cmd, "key"))
         rc = cli_key(&cfg, argc - 1, argv + 1);
     else if (!strcmp(cmd, "user"))

@@ -1,5 +1,6 @@
 #include "serve.h"
 
+#include "audit.h"
 #include "cli.h"
 #include "curlev.h"
 #include "db.h"
@@ -131,12 +132,14 @@ int serve_main(const struct config *cfg)
     srv.polls = hmap_new();
     srv.devauth = devauth_new();
     srv.notify = notify_new(&srv);
+    struct audit *audit = audit_new(&srv);
     if (http_start(&srv) == 0) {
         event_base_dispatch(srv.base);
         rc = 0;
     }
     http_free(&srv);
     notify_free(srv.notify);
+    audit_free(audit);
     devauth_free(srv.devauth);
     hmap_free(srv.waiters);
     hmap_free(srv.polls);

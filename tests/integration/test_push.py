@@ -20,7 +20,8 @@ class PushBase(harness.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.sink = harness.SmtpSink()
-        cls.server_env = {"PUSHGATE_SMTP_URL": cls.sink.url}  # every server of the class
+        # every server of the class; audit rows are sealed at once
+        cls.server_env = {"PUSHGATE_SMTP_URL": cls.sink.url, "PUSHGATE_AUDIT_SEAL_AGE": "0"}
         cls.s = cls.class_server()
         cls.app = cls.s.create_app("Acme Bank")
         cls.h = cls.s.app_headers(cls.app)

@@ -1,0 +1,22 @@
+/* audit: the sealer of the tamper-evident audit log (sql/007_audit.sql).
+ *
+ * Triggers append audit rows in the same transaction as each change; every
+ * second this module asks the database to chain the rows that are at least
+ * PUSHGATE_AUDIT_SEAL_AGE seconds old (default 10) with audit_seal(), which
+ * only one instance at a time actually runs. `pushgated audit verify`
+ * (cli_audit.c) walks the chain. */
+#ifndef PUSHGATE_AUDIT_H
+#define PUSHGATE_AUDIT_H
+
+#include "config.h"
+
+struct server;
+struct audit;
+
+struct audit *audit_new(struct server *srv);
+void audit_free(struct audit *a);
+
+/* pushgated audit verify: 0 when the chain is intact. BLOCKING (CLI). */
+int cli_audit(const struct config *cfg, int argc, char **argv);
+
+#endif
