@@ -22,6 +22,7 @@ struct notify {
     struct server *srv;
     struct db *listen; /* one dedicated connection */
     struct event *beat;
+    bool leaving; /* the DELETE of our heartbeat row is in flight */
 };
 
 char *notify_register(PGconn *pg)
@@ -86,14 +87,22 @@ struct notify *notify_new(struct server *srv)
 
 static void on_deregistered(void *arg, enum db_status st, PGresult *res)
 {
-    (void)arg, (void)st, (void)res;
+    (void)st, (void)res;
+    struct notify *n = arg;
+    n->leaving = false;
+}
+
+bool notify_leaving(const struct notify *n)
+{
+    return n && n->leaving;
 }
 
 void notify_leave(struct notify *n)
 {
     const char *p[] = {n->srv->instance_id};
     event_del(n->beat);
-    db_query(n->srv->db, "DELETE FROM instances WHERE id = $1", 1, p, on_deregistered, NULL);
+    n->leaving = true;
+    db_query(n->srv->db, "DELETE FROM instances WHERE id = $1", 1, p, on_deregistered, n);
 }
 
 void notify_free(struct notify *n)

@@ -12,6 +12,7 @@
 #define PUSHGATE_NOTIFY_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 struct server;
 struct notify;
@@ -23,6 +24,8 @@ char *notify_register(PGconn *pg);
 struct notify *notify_new(struct server *srv);
 /* Graceful stop: no more heartbeats; removes this instance's row (async). */
 void notify_leave(struct notify *n);
+/* True until the row is gone (or the attempt failed): keep the loop running. */
+bool notify_leaving(const struct notify *n);
 void notify_free(struct notify *n);
 
 #endif

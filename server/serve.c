@@ -89,7 +89,8 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long waited = now.tv_sec - st->started.tv_sec;
-    if (st->srv->inflight == 0 || waited >= st->srv->cfg->drain_seconds + 2)
+    bool idle = st->srv->inflight == 0 && !notify_leaving(st->srv->notify);
+    if (idle || waited >= st->srv->cfg->drain_seconds + 2)
         event_base_loopexit(st->srv->base, NULL);
 }
 

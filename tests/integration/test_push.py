@@ -384,7 +384,50 @@ class Metrics(PushBase):
             text, 'pushgate_http_requests_total{route="/auth",status="200"}'), 1, text)
 
 
+class Listener:
+    """LISTEN on the server's channel with psycopg2. Notifications arrive in commit
+    order, so after our own marker NOTIFY everything committed before it has arrived:
+    absence is checked without waiting for a timeout."""
+
+    def __init__(self, url):
+        import psycopg2
+        self.conn = psycopg2.connect(url)
+        self.conn.autocommit = True
+        self.conn.cursor().execute("LISTEN pushgate")
+        self.n = 0
+
+    def payloads_until_marker(self, timeout=10):
+        import select
+        self.n += 1
+        marker = f"marker:{self.n}"
+        self.conn.cursor().execute("SELECT pg_notify('pushgate', %s)", (marker,))
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.conn.poll()
+            while self.conn.notifies:
+                p = self.conn.notifies.pop(0).payload
+                if p == marker:
+                    return seen
+                seen.append(p)
+            select.select([self.conn], [], [], max(0, deadline - time.monotonic()))
+        raise AssertionError("our own marker notification never arrived")
+
+
 class TwoInstances(PushBase):
+    def test_notify_only_while_a_peer_lives(self):
+        listener = Listener(self.db_url)
+        user, (dev,) = self.new_user()
+        self.auth_async(user)
+        self.assertEqual([p for p in listener.payloads_until_marker() if p[:2] in ("c:", "d:")],
+                         [], "a lone instance sent NOTIFY")
+        b = self.server()
+        user2, (dev2,) = self.new_user()
+        self.auth_async(user2)
+        self.assertIn(f"c:{dev2.device_id}", listener.payloads_until_marker())
+        b.stop()
+        listener.conn.close()
+
     def test_application_on_a_device_on_b(self):
         a, b = self.s, self.server()
         user, (dev,) = self.new_user()
