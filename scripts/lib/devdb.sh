@@ -4,7 +4,8 @@
 # local connections, has the superuser `pushgate` and the database `pushgate`, and persists
 # across runs. Source after common.sh.
 
-DEVDB_DIR="$PUSHGATE_ROOT/var/pg"
+# PUSHGATE_VAR_DIR moves the whole var/ tree (scripts/demo uses it for a throw-away run).
+DEVDB_DIR="${PUSHGATE_VAR_DIR:-$PUSHGATE_ROOT/var}/pg"
 DEVDB_DATA="$DEVDB_DIR/data"
 DEVDB_RUN="$DEVDB_DIR/run"
 DEVDB_LOG="$DEVDB_DIR/postgres.log"
