@@ -26,8 +26,9 @@ static void app_unauthorized(struct req *r)
 static bool valid_id(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    return n >= 8 && n <= 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                          "0123456789_-") == n;
+    return n >= 8 && n <= 64 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789_-") == n;
 }
 
 /* Admin bearer token: compared as digests so that lengths do not leak. */

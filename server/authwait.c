@@ -15,14 +15,14 @@
 struct waiter {
     struct server *srv;
     struct req *r;
-    struct hold *h;     /* NULL while a read is in flight */
+    struct hold *h; /* NULL while a read is in flight */
     char id[72];
-    char *app;          /* the caller's application; NULL: admin or sync */
+    char *app; /* the caller's application; NULL: admin or sync */
     bool sync;
-    bool reading;       /* a read is in flight */
-    bool dirty;         /* woken while reading: read again */
+    bool reading; /* a read is in flight */
+    bool dirty;   /* woken while reading: read again */
     bool draining;
-    bool hungup;        /* the client left while a read was in flight */
+    bool hungup; /* the client left while a read was in flight */
     struct timespec deadline;
 };
 
@@ -115,8 +115,7 @@ static void on_hangup_cancelled(void *arg, enum db_status st, PGresult *res)
         json_t *body = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
         snprintf(id, sizeof id, "%s", json_string_value(json_object_get(body, "requestId")));
         json_decref(body);
-        log_kv(LOG_INFO, "auth request cancelled: the application hung up", "requestId", id,
-               NULL);
+        log_kv(LOG_INFO, "auth request cancelled: the application hung up", "requestId", id, NULL);
         authwait_resolve(srv, id, PQgetvalue(res, 0, 1));
     }
 }
@@ -128,8 +127,7 @@ static void cancel_for_hangup(struct waiter *w)
     struct req *r = w->r;
     if (w->sync) {
         const char *p[] = {w->id, NULL, srv->instance_id};
-        db_query(srv->db, "SELECT * FROM auth_cancel($1, $2, $3)", 3, p, on_hangup_cancelled,
-                 srv);
+        db_query(srv->db, "SELECT * FROM auth_cancel($1, $2, $3)", 3, p, on_hangup_cancelled, srv);
     }
     drop(w);
     http_abandon(r);

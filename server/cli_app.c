@@ -69,8 +69,8 @@ static int app_create(PGconn *pg, const char *name)
         return 1;
     }
     const char *p[] = {id, name, hash};
-    PGresult *r = run(pg, "INSERT INTO applications (id, name, secret_hash) VALUES ($1, $2, $3)",
-                      3, p);
+    PGresult *r =
+        run(pg, "INSERT INTO applications (id, name, secret_hash) VALUES ($1, $2, $3)", 3, p);
     int rc = r ? 0 : 1;
     if (r)
         print_json(json_pack("{s:s, s:s, s:s}", "applicationId", id, "applicationSecret", secret,
@@ -90,10 +90,10 @@ static int app_list(PGconn *pg)
         return 1;
     json_t *arr = json_array();
     for (int i = 0; i < PQntuples(r); i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "applicationId",
-                                             PQgetvalue(r, i, 0), "name", PQgetvalue(r, i, 1),
-                                             "status", PQgetvalue(r, i, 2), "createdAt",
-                                             PQgetvalue(r, i, 3)));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:s}", "applicationId",
+                                        PQgetvalue(r, i, 0), "name", PQgetvalue(r, i, 1), "status",
+                                        PQgetvalue(r, i, 2), "createdAt", PQgetvalue(r, i, 3)));
     PQclear(r);
     print_json(arr);
     return 0;

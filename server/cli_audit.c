@@ -12,10 +12,10 @@
 #define BATCH "5000"
 
 struct walk {
-    long long seq;      /* last verified */
+    long long seq; /* last verified */
     unsigned char prev[32];
     int have_prev;
-    long long broken;   /* first broken seq, 0 if none */
+    long long broken; /* first broken seq, 0 if none */
     const char *why;
 };
 
@@ -44,7 +44,7 @@ static int check_row(struct walk *w, PGresult *r, int i)
     unsigned char *hash = PQunescapeBytea((unsigned char *)PQgetvalue(r, i, 8), &hlen);
     unsigned char want[32];
     row_hash(w, r, i, want);
-    w->why = seq != w->seq + 1                                   ? "a row is missing"
+    w->why = seq != w->seq + 1 ? "a row is missing"
              : (w->have_prev ? plen != 32 || memcmp(prev, w->prev, 32) : plen != 0)
                  ? "prev_hash does not link to the previous row"
              : hlen != 32 || memcmp(hash, want, 32) ? "the row was changed after sealing"

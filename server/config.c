@@ -107,8 +107,7 @@ static const char *or_default(const char *v, const char *def)
     return v && *v ? v : def;
 }
 
-static int load_numbers(struct config *c, config_getenv_fn get, void *ctx, char *err,
-                        size_t errlen)
+static int load_numbers(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
 {
     const char *v = or_default(get("PUSHGATE_REQUIRE_CODE", ctx), "false");
     if (parse_bool(v, &c->require_code) < 0)
@@ -165,8 +164,8 @@ int config_load_env(struct config *c, char *err, size_t errlen)
 
 void config_free(struct config *c)
 {
-    char **fields[] = {&c->database_url, &c->listen_host, &c->port_file,   &c->public_url,
-                       &c->smtp_url,     &c->mail_dir,    &c->mail_from,   &c->sms_webhook_url,
+    char **fields[] = {&c->database_url, &c->listen_host, &c->port_file, &c->public_url,
+                       &c->smtp_url,     &c->mail_dir,    &c->mail_from, &c->sms_webhook_url,
                        &c->admin_token,  &c->key_file};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         free(*fields[i]);

@@ -20,13 +20,13 @@ struct config {
     char *mail_dir;
     char *mail_from;
     char *sms_webhook_url;
-    char *admin_token;   /* NULL = no admin access */
+    char *admin_token; /* NULL = no admin access */
     char *key_file;
     bool require_code;
-    int log_level;       /* enum log_level */
+    int log_level; /* enum log_level */
     bool log_json;
-    int db_pool_size;    /* PUSHGATE_DB_POOL_SIZE, 1..64, default 4 */
-    int drain_seconds;   /* PUSHGATE_DRAIN_SECONDS, 0..25, default 10 */
+    int db_pool_size;  /* PUSHGATE_DB_POOL_SIZE, 1..64, default 4 */
+    int drain_seconds; /* PUSHGATE_DRAIN_SECONDS, 0..25, default 10 */
 };
 
 /* Looks a variable up; returns NULL when unset. */

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #define CONNECT_TIMEOUT_S 5
-#define QUERY_TIMEOUT_S 5  /* a running statement that takes longer: connection dropped */
+#define QUERY_TIMEOUT_S 5     /* a running statement that takes longer: connection dropped */
 #define QUEUE_TIMEOUT_MS 4000 /* keeps "database down -> 503" under 5 s */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -30,8 +30,8 @@ enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY };
 struct db_conn {
     struct db *pool;
     PGconn *pg;
-    struct event *ev;       /* socket readiness, re-assigned per wait */
-    struct event *retry;    /* reconnect timer */
+    struct event *ev;    /* socket readiness, re-assigned per wait */
+    struct event *retry; /* reconnect timer */
     enum conn_state state;
     struct db_query *q;
     PGresult *res; /* first result of the running statement, until its end */
@@ -241,8 +241,8 @@ static void conn_send(struct db_conn *c, struct db_query *q)
 {
     c->q = q;
     c->state = C_BUSY;
-    if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
-                           NULL, NULL, 0)) {
+    if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params, NULL,
+                           NULL, 0)) {
         conn_fail(c, "send failed");
         return;
     }

@@ -152,8 +152,8 @@ static void on_device_row(void *arg, enum db_status st, PGresult *res)
         json_t *payload = NULL;
         ok = key && jws_verify_es256(c->jws, key, "pushgate-device+jwt", NULL, &payload) == 0 &&
              claims_ok(r, payload) &&
-             jti_record(srv->devauth, c->kid,
-                        json_string_value(json_object_get(payload, "jti"))) == 0;
+             jti_record(srv->devauth, c->kid, json_string_value(json_object_get(payload, "jti"))) ==
+                 0;
         json_decref(payload);
     }
     void (*next)(struct req *) = c->next;

@@ -21,8 +21,21 @@ struct poll {
 };
 
 /* columns of device_challenges() */
-enum { C_STATUS, C_REQ, C_APP_ID, C_APP_NAME, C_USER, C_TYPE, C_MSG, C_CTX, C_TX, C_VERIF,
-       C_NONCE, C_IAT, C_EXP };
+enum {
+    C_STATUS,
+    C_REQ,
+    C_APP_ID,
+    C_APP_NAME,
+    C_USER,
+    C_TYPE,
+    C_MSG,
+    C_CTX,
+    C_TX,
+    C_VERIF,
+    C_NONCE,
+    C_IAT,
+    C_EXP
+};
 
 static void start_read(struct poll *p);
 static const struct hold_ops poll_ops;
@@ -31,8 +44,7 @@ static long ms_left(const struct poll *p)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (p->deadline.tv_sec - now.tv_sec) * 1000 +
-           (p->deadline.tv_nsec - now.tv_nsec) / 1000000;
+    return (p->deadline.tv_sec - now.tv_sec) * 1000 + (p->deadline.tv_nsec - now.tv_nsec) / 1000000;
 }
 
 static void drop(struct poll *p)
@@ -66,13 +78,13 @@ static json_t *challenge(struct poll *p, PGresult *res, int row)
         PQgetvalue(res, row, C_USER), "type", PQgetvalue(res, row, C_TYPE), "message",
         str_col(res, row, C_MSG), "context", json_col(res, row, C_CTX), "transaction",
         json_col(res, row, C_TX), "verification", PQgetvalue(res, row, C_VERIF), "nonce",
-        PQgetvalue(res, row, C_NONCE), "iat", (json_int_t)atoll(PQgetvalue(res, row, C_IAT)),
-        "exp", (json_int_t)atoll(PQgetvalue(res, row, C_EXP)));
+        PQgetvalue(res, row, C_NONCE), "iat", (json_int_t)atoll(PQgetvalue(res, row, C_IAT)), "exp",
+        (json_int_t)atoll(PQgetvalue(res, row, C_EXP)));
     char *jws = payload ? signer_sign(p->srv->signer, "pushgate-challenge+jwt", payload) : NULL;
     json_decref(payload);
-    json_t *item = jws ? json_pack("{s:s, s:s}", "requestId", PQgetvalue(res, row, C_REQ),
-                                   "challenge", jws)
-                       : NULL;
+    json_t *item =
+        jws ? json_pack("{s:s, s:s}", "requestId", PQgetvalue(res, row, C_REQ), "challenge", jws)
+            : NULL;
     free(jws);
     return item;
 }

@@ -161,8 +161,8 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
     if (!strcmp(outcome, "locked"))
         return http_problem_retry(r, 423, "locked", "pushes to this user are locked", retry);
     if (!strcmp(outcome, "rate_limited"))
-        return http_problem_retry(r, 429, "rate_limited",
-                                  "too many push requests for this user", retry);
+        return http_problem_retry(r, 429, "rate_limited", "too many push requests for this user",
+                                  retry);
     wake_devices(r->srv, PQgetvalue(res, 0, 3));
     json_t *body = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
     const char *id = json_string_value(json_object_get(body, "requestId"));
@@ -191,10 +191,20 @@ void h_auth_create(struct req *r)
     char *tx = in.transaction ? json_dumps(in.transaction, JSON_COMPACT) : NULL;
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%lld", (long long)in.timeout);
-    const char *p[] = {r->app_id, in.username, id,      in.type,
-                       in.message, ctx,        tx,      in.verification,
-                       in.code,    in.async ? "true" : "false", timeout, r->srv->instance_id,
-                       BACKOFF_BASE_S, BACKOFF_CAP_S};
+    const char *p[] = {r->app_id,
+                       in.username,
+                       id,
+                       in.type,
+                       in.message,
+                       ctx,
+                       tx,
+                       in.verification,
+                       in.code,
+                       in.async ? "true" : "false",
+                       timeout,
+                       r->srv->instance_id,
+                       BACKOFF_BASE_S,
+                       BACKOFF_CAP_S};
     db_query(r->srv->db,
              "SELECT * FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)", 14, p,
              on_auth_created, r);

@@ -40,10 +40,11 @@ static json_t *verify_response(struct req *r, const char *jws, struct answer *a)
     json_int_t iat = 0;
     bool ok = key && jws_verify_es256(jws, key, "pushgate-response+jwt", &hdr, &payload) == 0 &&
               json_unpack(hdr, "{s:s}", "kid", &kid) == 0 && !strcmp(kid, r->device_id) &&
-              json_unpack(payload, "{s:s, s:s, s:s, s?s, s?s, s:I !}", "requestId", &rid,
-                          "nonce", &a->nonce, "decision", &a->decision, "reason", &a->reason,
-                          "code", &a->code, "iat", &iat) == 0 &&
-              !strcmp(rid, r->params[0]) && llabs((long long)(time(NULL) - iat)) <= RESPONSE_MAX_SKEW &&
+              json_unpack(payload, "{s:s, s:s, s:s, s?s, s?s, s:I !}", "requestId", &rid, "nonce",
+                          &a->nonce, "decision", &a->decision, "reason", &a->reason, "code",
+                          &a->code, "iat", &iat) == 0 &&
+              !strcmp(rid, r->params[0]) &&
+              llabs((long long)(time(NULL) - iat)) <= RESPONSE_MAX_SKEW &&
               (!strcmp(a->decision, "approve") || !strcmp(a->decision, "deny")) &&
               (!a->reason || (!strcmp(a->reason, "not_me") && !strcmp(a->decision, "deny")));
     json_decref(hdr);
@@ -76,8 +77,9 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
     clock_gettime(CLOCK_MONOTONIC, &now);
     metrics_decision_latency((double)(now.tv_sec - r->received.tv_sec) +
                              (now.tv_nsec - r->received.tv_nsec) / 1e9);
-    http_reply_json(r, 200, json_pack("{s:s, s:s}", "requestId", r->params[0], "status",
-                                      PQgetvalue(res, 0, 1)));
+    http_reply_json(
+        r, 200,
+        json_pack("{s:s, s:s}", "requestId", r->params[0], "status", PQgetvalue(res, 0, 1)));
 }
 
 void h_device_answer(struct req *r)
@@ -92,10 +94,10 @@ void h_device_answer(struct req *r)
     json_t *payload = verify_response(r, jws, &a);
     if (!payload)
         return http_problem(r, 400, "invalid_response", "the response does not verify");
-    const char *p[] = {r->params[0], r->device_id, a.nonce, a.decision, a.reason, a.code, jws,
-                       r->srv->instance_id, FRAUD_LOCK_S};
-    db_query(r->srv->db, "SELECT * FROM auth_decide($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9, p,
-             on_decided, r);
+    const char *p[] = {r->params[0], r->device_id,        a.nonce,     a.decision, a.reason, a.code,
+                       jws,          r->srv->instance_id, FRAUD_LOCK_S};
+    db_query(r->srv->db, "SELECT * FROM auth_decide($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9, p, on_decided,
+             r);
     json_decref(payload);
 }
 

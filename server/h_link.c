@@ -80,15 +80,16 @@ void h_link_get(struct req *r)
     g->html = html;
     /* only a JSON GET marks the registration retrieved; HEAD and pages never do */
     const char *p[] = {hash, (!html && r->method == EVHTTP_REQ_GET) ? "true" : "false"};
-    db_query(r->srv->db, "SELECT *, server_jwks() FROM registration_by_token($1, $2)", 2, p, on_link_found, g);
+    db_query(r->srv->db, "SELECT *, server_jwks() FROM registration_by_token($1, $2)", 2, p,
+             on_link_found, g);
 }
 
 /* POST /r/{token}: the device proves possession of the key it binds. */
 struct bind {
     struct req *r;
     char hash[65];
-    char *jwk;       /* canonical public JWK text */
-    char *reg_id;    /* from the proof payload */
+    char *jwk;    /* canonical public JWK text */
+    char *reg_id; /* from the proof payload */
     const char *name;
 };
 

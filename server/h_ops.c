@@ -16,10 +16,9 @@ static void on_schema_version(void *arg, enum db_status st, PGresult *res)
     struct req *r = arg;
     int version = st == DB_OK && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -1;
     if (version < migrate_latest_version()) {
-        http_problem_retry(r, 503, "unavailable",
-                           st == DB_OK ? "database schema is not migrated"
-                                       : "the database is unreachable",
-                           2);
+        http_problem_retry(
+            r, 503, "unavailable",
+            st == DB_OK ? "database schema is not migrated" : "the database is unreachable", 2);
         return;
     }
     http_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "schemaVersion", version));
@@ -34,8 +33,8 @@ void h_readyz(struct req *r)
 static void on_jwks(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
-    json_t *doc = st == DB_OK && PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL)
-                                                      : NULL;
+    json_t *doc =
+        st == DB_OK && PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
     if (!doc)
         return http_unavailable(r);
     http_reply_json(r, 200, doc);

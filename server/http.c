@@ -84,8 +84,9 @@ static void reply_json_ctype(struct req *r, int status, json_t *body, const char
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text) {
-        static const char oom[] = "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
-                                  "\"status\":500,\"code\":\"internal\",\"detail\":\"out of memory\"}";
+        static const char oom[] =
+            "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
+            "\"status\":500,\"code\":\"internal\",\"detail\":\"out of memory\"}";
         http_reply_raw(r, 500, "application/problem+json", oom, sizeof oom - 1);
         return;
     }
@@ -336,8 +337,8 @@ int http_start(struct server *srv)
         return -1;
     configure(srv->http);
     evhttp_set_gencb(srv->http, on_request, srv);
-    srv->listener = evhttp_bind_socket_with_handle(srv->http, c->listen_host,
-                                                   (ev_uint16_t)c->listen_port);
+    srv->listener =
+        evhttp_bind_socket_with_handle(srv->http, c->listen_host, (ev_uint16_t)c->listen_port);
     if (!srv->listener) {
         log_kv(LOG_ERROR, "cannot listen", "host", c->listen_host, "error",
                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), NULL);
@@ -349,8 +350,8 @@ int http_start(struct server *srv)
         return -1;
     }
     char addr[300];
-    snprintf(addr, sizeof addr, "%s%s%s:%d", strchr(c->listen_host, ':') ? "[" : "",
-             c->listen_host, strchr(c->listen_host, ':') ? "]" : "", port);
+    snprintf(addr, sizeof addr, "%s%s%s:%d", strchr(c->listen_host, ':') ? "[" : "", c->listen_host,
+             strchr(c->listen_host, ':') ? "]" : "", port);
     free(srv->public_url);
     if (c->public_url_set)
         srv->public_url = strdup(c->public_url);

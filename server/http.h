@@ -32,10 +32,10 @@ struct req {
     struct evkeyvalq query;        /* parsed query string */
     json_t *body;                  /* JSON object (nulls removed) or NULL */
     enum caller_kind caller;
-    char *app_id;                  /* CALLER_APP */
+    char *app_id; /* CALLER_APP */
     char *app_name;
-    char *device_id;               /* a verified device (devauth.c) */
-    struct timespec received;      /* CLOCK_MONOTONIC at arrival */
+    char *device_id;          /* a verified device (devauth.c) */
+    struct timespec received; /* CLOCK_MONOTONIC at arrival */
 };
 
 /* Starts listening as configured; writes the port file; logs "listening". */

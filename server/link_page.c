@@ -9,8 +9,18 @@
 #include <string.h>
 
 /* column numbers of registration_by_token() + server_jwks() */
-enum { C_OUTCOME, C_REG, C_APP_ID, C_APP_NAME, C_USER, C_DISPLAY, C_EMAIL, C_EXPIRES_AT,
-       C_EXPIRES_IN, C_JWKS };
+enum {
+    C_OUTCOME,
+    C_REG,
+    C_APP_ID,
+    C_APP_NAME,
+    C_USER,
+    C_DISPLAY,
+    C_EMAIL,
+    C_EXPIRES_AT,
+    C_EXPIRES_IN,
+    C_JWKS
+};
 
 static json_t *nullable(PGresult *res, int col)
 {
@@ -20,13 +30,12 @@ static json_t *nullable(PGresult *res, int col)
 void link_page_document(struct req *r, PGresult *res)
 {
     json_t *jwks = json_loads(PQgetvalue(res, 0, C_JWKS), 0, NULL);
-    json_t *doc = json_pack("{s:s, s:{s:s, s:s}, s:s, s:o, s:s, s:{s:s, s:o}}", "registrationId",
-                            PQgetvalue(res, 0, C_REG), "application", "id",
-                            PQgetvalue(res, 0, C_APP_ID), "name", PQgetvalue(res, 0, C_APP_NAME),
-                            "username", PQgetvalue(res, 0, C_USER), "displayName",
-                            nullable(res, C_DISPLAY), "expiresAt",
-                            PQgetvalue(res, 0, C_EXPIRES_AT), "server", "url",
-                            r->srv->public_url, "jwks", jwks ? jwks : json_object());
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s, s:s}, s:s, s:o, s:s, s:{s:s, s:o}}", "registrationId",
+        PQgetvalue(res, 0, C_REG), "application", "id", PQgetvalue(res, 0, C_APP_ID), "name",
+        PQgetvalue(res, 0, C_APP_NAME), "username", PQgetvalue(res, 0, C_USER), "displayName",
+        nullable(res, C_DISPLAY), "expiresAt", PQgetvalue(res, 0, C_EXPIRES_AT), "server", "url",
+        r->srv->public_url, "jwks", jwks ? jwks : json_object());
     http_reply_json(r, 200, doc);
 }
 
@@ -71,13 +80,13 @@ void link_page_render(struct req *r, PGresult *res)
     if (asprintf(&head, page_head, "Link your authenticator") < 0)
         head = NULL;
     if (asprintf(&html,
-             "%s<h1>Link your authenticator to %s</h1>"
-             "<p>Account: <strong>%s</strong></p>"
-             "<p>Scan this code with your authenticator app. The link stays valid for %s "
-             "(until %s).</p>%s<p>Or open this link on your phone:<br><code>%s</code></p>"
-             "</body></html>",
-             head ? head : "", app, user, valid, PQgetvalue(res, 0, C_EXPIRES_AT),
-             svg ? svg : "", elink) < 0)
+                 "%s<h1>Link your authenticator to %s</h1>"
+                 "<p>Account: <strong>%s</strong></p>"
+                 "<p>Scan this code with your authenticator app. The link stays valid for %s "
+                 "(until %s).</p>%s<p>Or open this link on your phone:<br><code>%s</code></p>"
+                 "</body></html>",
+                 head ? head : "", app, user, valid, PQgetvalue(res, 0, C_EXPIRES_AT),
+                 svg ? svg : "", elink) < 0)
         html = NULL;
     if (html)
         reply_html(r, 200, html);

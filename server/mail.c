@@ -41,8 +41,8 @@ static void sb_qp(struct sbuf *b, const char *s)
             col = 0;
             continue;
         }
-        int plain = (*p >= 33 && *p <= 126 && *p != '=') ||
-                    (*p == ' ' && p[1] != '\n' && p[1] != '\0');
+        int plain =
+            (*p >= 33 && *p <= 126 && *p != '=') || (*p == ' ' && p[1] != '\n' && p[1] != '\0');
         if (plain)
             snprintf(enc, sizeof enc, "%c", *p);
         else
@@ -134,12 +134,23 @@ char *mail_html_escape(const char *s)
     sb_str(&b, "");
     for (; *s; s++) {
         switch (*s) {
-        case '&': sb_str(&b, "&amp;"); break;
-        case '<': sb_str(&b, "&lt;"); break;
-        case '>': sb_str(&b, "&gt;"); break;
-        case '"': sb_str(&b, "&quot;"); break;
-        case '\'': sb_str(&b, "&#39;"); break;
-        default: sb_add(&b, s, 1);
+        case '&':
+            sb_str(&b, "&amp;");
+            break;
+        case '<':
+            sb_str(&b, "&lt;");
+            break;
+        case '>':
+            sb_str(&b, "&gt;");
+            break;
+        case '"':
+            sb_str(&b, "&quot;");
+            break;
+        case '\'':
+            sb_str(&b, "&#39;");
+            break;
+        default:
+            sb_add(&b, s, 1);
         }
     }
     return b.p;

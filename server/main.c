@@ -12,7 +12,8 @@
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME | key rotate | audit verify]\n"
+    fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME | key "
+               "rotate | audit verify]\n"
                "configuration: PUSHGATE_* environment variables (see docs/operations.md)\n");
     return f == stdout ? 0 : 2;
 }

@@ -99,9 +99,10 @@ static void emit_db(struct evbuffer *b, PGresult *res)
                                 PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
     for (int i = 0; i < PQntuples(res); i++)
         if (strcmp(PQgetvalue(res, i, 0), "outbox") == 0)
-            evbuffer_add_printf(b, "# HELP pushgate_outbox_depth mails waiting to be sent\n"
-                                   "# TYPE pushgate_outbox_depth gauge\n"
-                                   "pushgate_outbox_depth %s\n",
+            evbuffer_add_printf(b,
+                                "# HELP pushgate_outbox_depth mails waiting to be sent\n"
+                                "# TYPE pushgate_outbox_depth gauge\n"
+                                "pushgate_outbox_depth %s\n",
                                 PQgetvalue(res, i, 1));
 }
 

@@ -4,13 +4,18 @@ static const struct {
     int status;
     const char *title;
 } titles[] = {
-    {400, "Bad Request"},        {401, "Unauthorized"},
-    {403, "Forbidden"},          {404, "Not Found"},
-    {405, "Method Not Allowed"}, {409, "Conflict"},
-    {410, "Gone"},               {413, "Content Too Large"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {413, "Content Too Large"},
     {415, "Unsupported Media Type"},
     {422, "Unprocessable Content"},
-    {423, "Locked"},             {429, "Too Many Requests"},
+    {423, "Locked"},
+    {429, "Too Many Requests"},
     {431, "Request Header Fields Too Large"},
     {500, "Internal Server Error"},
     {503, "Service Unavailable"},

@@ -60,8 +60,8 @@ fail:
     return false;
 }
 
-const struct route *router_match(unsigned method, const char *path,
-                                 char *params[HTTP_MAX_PARAMS], unsigned *allow)
+const struct route *router_match(unsigned method, const char *path, char *params[HTTP_MAX_PARAMS],
+                                 unsigned *allow)
 {
     *allow = 0;
     for (size_t i = 0; i < routes_count; i++) {
@@ -81,8 +81,10 @@ void router_allow_header(unsigned methods, char *buf, size_t n)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{EVHTTP_REQ_GET, "GET"},     {EVHTTP_REQ_HEAD, "HEAD"},
-                 {EVHTTP_REQ_POST, "POST"},   {EVHTTP_REQ_PUT, "PUT"},
+    } names[] = {{EVHTTP_REQ_GET, "GET"},
+                 {EVHTTP_REQ_HEAD, "HEAD"},
+                 {EVHTTP_REQ_POST, "POST"},
+                 {EVHTTP_REQ_PUT, "PUT"},
                  {EVHTTP_REQ_DELETE, "DELETE"}};
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {

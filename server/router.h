@@ -29,8 +29,8 @@ struct route {
 /* Finds the route for method+path. On no match returns NULL and sets *allow
  * to the methods the path does accept (0: unknown path -> 404, else 405).
  * params receive malloc'd captures on success. */
-const struct route *router_match(unsigned method, const char *path,
-                                 char *params[HTTP_MAX_PARAMS], unsigned *allow);
+const struct route *router_match(unsigned method, const char *path, char *params[HTTP_MAX_PARAMS],
+                                 unsigned *allow);
 
 /* "GET, HEAD, POST" for an Allow header. */
 void router_allow_header(unsigned methods, char *buf, size_t n);

@@ -36,8 +36,8 @@ struct server {
     struct evhttp_bound_socket *listener;
     unsigned char master_key[KEYS_MASTER_LEN];
     char *public_url; /* PUSHGATE_PUBLIC_URL, or http://<bound address> */
-    bool draining; /* SIGTERM received: no new work */
-    int inflight;  /* requests not yet answered */
+    bool draining;    /* SIGTERM received: no new work */
+    int inflight;     /* requests not yet answered */
 };
 
 #endif

@@ -53,19 +53,32 @@ static void defaults(void **state)
 static void every_value(void **state)
 {
     (void)state;
-    const char *env[] = {"PUSHGATE_DATABASE_URL", "host=/tmp dbname=p",
-                         "PUSHGATE_LISTEN", "[::1]:0",
-                         "PUSHGATE_PUBLIC_URL", "https://push.example.com//",
-                         "PUSHGATE_SMTP_URL", "smtps://mail.example.com:465",
-                         "PUSHGATE_MAIL_DIR", "/tmp/mail",
-                         "PUSHGATE_MAIL_FROM", "noreply@example.com",
-                         "PUSHGATE_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms",
-                         "PUSHGATE_ADMIN_TOKEN", "s3cret",
-                         "PUSHGATE_KEY_FILE", "/etc/pushgate.key",
-                         "PUSHGATE_REQUIRE_CODE", "true",
-                         "PUSHGATE_LOG_LEVEL", "debug",
-                         "PUSHGATE_LOG_FORMAT", "json",
-                         "PUSHGATE_PORT_FILE", "/tmp/port",
+    const char *env[] = {"PUSHGATE_DATABASE_URL",
+                         "host=/tmp dbname=p",
+                         "PUSHGATE_LISTEN",
+                         "[::1]:0",
+                         "PUSHGATE_PUBLIC_URL",
+                         "https://push.example.com//",
+                         "PUSHGATE_SMTP_URL",
+                         "smtps://mail.example.com:465",
+                         "PUSHGATE_MAIL_DIR",
+                         "/tmp/mail",
+                         "PUSHGATE_MAIL_FROM",
+                         "noreply@example.com",
+                         "PUSHGATE_SMS_WEBHOOK_URL",
+                         "http://127.0.0.1:9/sms",
+                         "PUSHGATE_ADMIN_TOKEN",
+                         "s3cret",
+                         "PUSHGATE_KEY_FILE",
+                         "/etc/pushgate.key",
+                         "PUSHGATE_REQUIRE_CODE",
+                         "true",
+                         "PUSHGATE_LOG_LEVEL",
+                         "debug",
+                         "PUSHGATE_LOG_FORMAT",
+                         "json",
+                         "PUSHGATE_PORT_FILE",
+                         "/tmp/port",
                          NULL};
     struct config c;
     char err[256] = "";
@@ -89,17 +102,24 @@ static void rejections(void **state)
 {
     (void)state;
     static const char *const cases[][2] = {
-        {"PUSHGATE_LISTEN", "nonsense"},         {"PUSHGATE_LISTEN", "127.0.0.1:65536"},
-        {"PUSHGATE_LISTEN", ":8080"},            {"PUSHGATE_LISTEN", "127.0.0.1:http"},
-        {"PUSHGATE_PUBLIC_URL", "ftp://x"},      {"PUSHGATE_SMTP_URL", "http://mail"},
-        {"PUSHGATE_SMS_WEBHOOK_URL", "smtp://x"}, {"PUSHGATE_REQUIRE_CODE", "maybe"},
-        {"PUSHGATE_LOG_LEVEL", "verbose"},       {"PUSHGATE_LOG_FORMAT", "xml"},
-        {"PUSHGATE_MAIL_FROM", "no-at-sign"},    {"PUSHGATE_MAIL_FROM", "a@b\r\nBcc: x@y"},
-        {"PUSHGATE_DB_POOL_SIZE", "0"},          {"PUSHGATE_DRAIN_SECONDS", "26"},
+        {"PUSHGATE_LISTEN", "nonsense"},
+        {"PUSHGATE_LISTEN", "127.0.0.1:65536"},
+        {"PUSHGATE_LISTEN", ":8080"},
+        {"PUSHGATE_LISTEN", "127.0.0.1:http"},
+        {"PUSHGATE_PUBLIC_URL", "ftp://x"},
+        {"PUSHGATE_SMTP_URL", "http://mail"},
+        {"PUSHGATE_SMS_WEBHOOK_URL", "smtp://x"},
+        {"PUSHGATE_REQUIRE_CODE", "maybe"},
+        {"PUSHGATE_LOG_LEVEL", "verbose"},
+        {"PUSHGATE_LOG_FORMAT", "xml"},
+        {"PUSHGATE_MAIL_FROM", "no-at-sign"},
+        {"PUSHGATE_MAIL_FROM", "a@b\r\nBcc: x@y"},
+        {"PUSHGATE_DB_POOL_SIZE", "0"},
+        {"PUSHGATE_DRAIN_SECONDS", "26"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        const char *env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", cases[i][0],
-                             cases[i][1], NULL};
+        const char *env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", cases[i][0], cases[i][1],
+                             NULL};
         struct config c;
         char err[256] = "";
         assert_int_equal(load(&c, env, err), -1);

@@ -29,10 +29,17 @@ static void titles(void **state)
     static const struct {
         int status;
         const char *title;
-    } cases[] = {{400, "Bad Request"},   {401, "Unauthorized"},         {405, "Method Not Allowed"},
-                 {409, "Conflict"},      {410, "Gone"},                 {413, "Content Too Large"},
-                 {415, "Unsupported Media Type"}, {422, "Unprocessable Content"},
-                 {423, "Locked"},        {429, "Too Many Requests"},    {503, "Service Unavailable"},
+    } cases[] = {{400, "Bad Request"},
+                 {401, "Unauthorized"},
+                 {405, "Method Not Allowed"},
+                 {409, "Conflict"},
+                 {410, "Gone"},
+                 {413, "Content Too Large"},
+                 {415, "Unsupported Media Type"},
+                 {422, "Unprocessable Content"},
+                 {423, "Locked"},
+                 {429, "Too Many Requests"},
+                 {503, "Service Unavailable"},
                  {599, "Error"}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         assert_string_equal(problem_title(cases[i].status), cases[i].title);

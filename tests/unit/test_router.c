@@ -22,8 +22,8 @@ static void matches_with_captures(void **state)
     (void)state;
     char *p[HTTP_MAX_PARAMS] = {0};
     unsigned allow;
-    const struct route *rt = router_match(EVHTTP_REQ_DELETE, "/users/al%2Fice%20b/devices/d_1234567",
-                                          p, &allow);
+    const struct route *rt =
+        router_match(EVHTTP_REQ_DELETE, "/users/al%2Fice%20b/devices/d_1234567", p, &allow);
     assert_non_null(rt);
     assert_ptr_equal(rt->handler, h_user_device_revoke);
     /* matched on raw segments: an encoded '/' belongs to the username */
