@@ -274,6 +274,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r->ev = ev;
     r->method = evhttp_request_get_command(ev);
     TAILQ_INIT(&r->query);
+    if (r->srv->draining) { /* a kept-alive connection after SIGTERM: go elsewhere */
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+        return http_unavailable(r);
+    }
     if (check_framing(r) < 0)
         return;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
