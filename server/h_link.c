@@ -125,16 +125,7 @@ static char *sealed_notice(struct req *r, PGresult *res)
              "If this was not you, contact %s at once: someone may have used your "
              "registration link.\n",
              json_string_value(json_object_get(r->body, "deviceName")), app, user, app);
-    char *msg = mail_compose(r->srv->cfg->mail_from, PQgetvalue(res, 0, 6), subject, text, NULL);
-    unsigned char *sealed = NULL;
-    size_t n = 0;
-    char *hex = NULL;
-    if (msg && aead_seal(r->srv->master_key, (unsigned char *)msg, strlen(msg), "outbox", &sealed,
-                         &n) == 0)
-        hex = valid_bytea_hex(sealed, n);
-    free(msg);
-    free(sealed);
-    return hex;
+    return mailer_seal(r->srv, PQgetvalue(res, 0, 6), subject, text, NULL);
 }
 
 static void on_bound(void *arg, enum db_status st, PGresult *res)

@@ -63,18 +63,11 @@ static char *sealed_mail(struct req *r, const char *email, const char *link)
              "<p>If you did not expect this message, ignore it.</p>",
              app, lnk, lnk);
     free(app);
+    OPENSSL_cleanse(lnk, strlen(lnk));
     free(lnk);
-    char *msg = mail_compose(r->srv->cfg->mail_from, email, subject, text, html);
-    unsigned char *sealed = NULL;
-    size_t n = 0;
-    int rc = msg ? aead_seal(r->srv->master_key, (unsigned char *)msg, strlen(msg), "outbox",
-                             &sealed, &n)
-                 : -1;
-    if (msg)
-        OPENSSL_cleanse(msg, strlen(msg));
-    free(msg);
-    char *hex = rc == 0 ? valid_bytea_hex(sealed, n) : NULL;
-    free(sealed);
+    char *hex = mailer_seal(r->srv, email, subject, text, html);
+    OPENSSL_cleanse(text, sizeof text);
+    OPENSSL_cleanse(html, sizeof html);
     return hex;
 }
 

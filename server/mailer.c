@@ -2,6 +2,8 @@
  * with a lease, open each sealed message, hand it to SMTP (curlev) or write
  * it as a .eml file, then record the outcome with one UPDATE. */
 #include "mailer.h"
+#include "valid.h"
+#include "mail.h"
 
 #include "aead.h"
 #include "curlev.h"
@@ -23,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define OUTBOX_AAD "outbox" /* binds a sealed message to the outbox */
 #define TICK_MS 1000
 #define LEASE_S "120" /* > SEND_TIMEOUT_S: a live send never outlasts its lease */
 #define CLAIM_MAX 10
@@ -291,7 +294,7 @@ static int job_open(struct job *j, const char *hex)
     unsigned char *sealed = PQunescapeBytea((const unsigned char *)hex, &n);
     if (!sealed)
         return -1;
-    int rc = aead_open(j->m->srv->master_key, sealed, n, "outbox", &j->msg, &j->len);
+    int rc = aead_open(j->m->srv->master_key, sealed, n, OUTBOX_AAD, &j->msg, &j->len);
     PQfreemem(sealed);
     return rc;
 }
@@ -416,4 +419,20 @@ void mailer_kick(struct mailer *m)
 {
     if (m)
         event_active(m->kick, EV_TIMEOUT, 0);
+}
+
+char *mailer_seal(const struct server *srv, const char *to, const char *subject, const char *text,
+                  const char *html)
+{
+    char *msg = mail_compose(srv->cfg->mail_from, to, subject, text, html);
+    if (!msg)
+        return NULL;
+    unsigned char *sealed = NULL;
+    size_t n = 0, len = strlen(msg);
+    int rc = aead_seal(srv->master_key, (unsigned char *)msg, len, OUTBOX_AAD, &sealed, &n);
+    OPENSSL_cleanse(msg, len);
+    free(msg);
+    char *hex = rc == 0 ? valid_bytea_hex(sealed, n) : NULL;
+    free(sealed);
+    return hex;
 }

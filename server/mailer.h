@@ -18,6 +18,13 @@ struct mailer;
 
 struct mailer *mailer_new(struct server *srv);
 void mailer_free(struct mailer *m);
+/* Composes a message and seals it for an outbox row (AES-256-GCM under the
+ * master key, aad "outbox" -- what the mailer opens). Returns the bytea
+ * parameter in PostgreSQL hex form (malloc'd), or NULL. The clear text is
+ * wiped before returning. html may be NULL. */
+char *mailer_seal(const struct server *srv, const char *to, const char *subject, const char *text,
+                  const char *html);
+
 /* Something was queued: look at the outbox now instead of at the next tick. */
 void mailer_kick(struct mailer *m);
 

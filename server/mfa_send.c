@@ -1,6 +1,7 @@
 /* Email and SMS codes: a fresh code, its stored HMAC, the sealed outbox message and
  * the SMS through the gateway (see mfa.h). The code itself is only ever in op->otp, the
  * sealed message and the SMS text, all cleansed after use. */
+#include "mailer.h"
 #include "mfa.h"
 
 #include "aead.h"
@@ -32,19 +33,9 @@ static char *sealed_code_mail(struct mfa_op *op)
              "may know your password: change it.</p>",
              app, op->otp);
     free(app);
-    char *msg = mail_compose(r->srv->cfg->mail_from, op->send_to, subject, text, html);
+    char *hex = mailer_seal(r->srv, op->send_to, subject, text, html);
     OPENSSL_cleanse(text, sizeof text);
     OPENSSL_cleanse(html, sizeof html);
-    unsigned char *sealed = NULL;
-    size_t n = 0;
-    int rc = msg ? aead_seal(r->srv->master_key, (unsigned char *)msg, strlen(msg), "outbox",
-                             &sealed, &n)
-                 : -1;
-    if (msg)
-        OPENSSL_cleanse(msg, strlen(msg));
-    free(msg);
-    char *hex = rc == 0 ? mfa_hex(sealed, n) : NULL;
-    free(sealed);
     return hex;
 }
 
