@@ -21,7 +21,8 @@ class PushBase(harness.TestCase):
         super().setUpClass()
         cls.sink = harness.SmtpSink()
         # every server of the class; audit rows are sealed at once
-        cls.server_env = {"PUSHGATE_SMTP_URL": cls.sink.url, "PUSHGATE_AUDIT_SEAL_AGE": "0"}
+        cls.server_env = {"PUSHGATE_SMTP_URL": cls.sink.url, "PUSHGATE_AUDIT_SEAL_AGE": "0",
+                          "PUSHGATE_ADMIN_TOKEN": "push-admin-token"}
         cls.s = cls.class_server()
         cls.app = cls.s.create_app("Acme Bank")
         cls.h = cls.s.app_headers(cls.app)
@@ -163,6 +164,9 @@ class Push(PushBase):
         other = self.s.create_app("Other")
         self.assertProblem(self.s.request("GET", f"/auth/{rid}",
                                           headers=self.s.app_headers(other)), 404, "not_found")
+        admin = self.s.request("GET", f"/auth/{rid}",
+                               headers={"Authorization": "Bearer push-admin-token"})
+        self.assertEqual((admin.status, admin.body["status"]), (200, "accepted"), admin)
         self.assertProblem(self.s.request("GET", f"/auth/{rid}?wait=61", headers=self.h), 400,
                            "invalid_request")
 
