@@ -1,5 +1,6 @@
 #include "authwait.h"
 
+#include "authview.h"
 #include "db.h"
 #include "hmap.h"
 #include "hold.h"
@@ -28,7 +29,7 @@ struct waiter {
 
 static void start_read(struct waiter *w);
 static const struct hold_ops waiter_ops;
-static void finish(struct waiter *w, const char *body_json);
+static void finish(struct waiter *w, json_t *body);
 
 static long ms_until(const struct timespec *t)
 {
@@ -48,16 +49,16 @@ static void set_deadline(struct waiter *w, long ms)
     }
 }
 
-/* Unregisters w and answers its client with the request's API object. */
-static void finish(struct waiter *w, const char *body_json)
+/* Unregisters w and answers its client with the request's API object
+ * (borrowed: each waiter takes its own reference). */
+static void finish(struct waiter *w, json_t *body)
 {
     hmap_remove(w->srv->waiters, w->id, w);
     if (w->h)
         hold_end(w->h);
     free(w->app);
-    json_t *body = body_json ? json_loads(body_json, 0, NULL) : NULL;
     if (body)
-        http_reply_json(w->r, 200, body);
+        http_reply_json(w->r, 200, json_incref(body));
     else
         http_unavailable(w->r);
     free(w);
@@ -73,6 +74,7 @@ static void drop(struct waiter *w)
 }
 
 static void cancel_for_hangup(struct waiter *w);
+static void settle(struct waiter *w, json_t *body, bool pending, long expiry);
 
 static void on_read(void *arg, enum db_status st, PGresult *res)
 {
@@ -87,8 +89,18 @@ static void on_read(void *arg, enum db_status st, PGresult *res)
             return http_problem(r, 404, "not_found", "no auth request with that id");
         return http_unavailable(r);
     }
-    if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0)
-        return finish(w, PQgetvalue(res, 0, 1));
+    json_t *body = authview_json(res, 0, 0);
+    bool pending = strcmp(PQgetvalue(res, 0, 1), "pending") == 0;
+    long expiry = atol(PQgetvalue(res, 0, AUTHVIEW_NCOLS)) + EXPIRY_GRACE_MS;
+    settle(w, body, pending, expiry);
+    json_decref(body);
+}
+
+/* After a read: answer, read again, or (re)hold until the deadline. */
+static void settle(struct waiter *w, json_t *body, bool pending, long expiry)
+{
+    if (!pending)
+        return finish(w, body);
     if (w->dirty)
         return start_read(w);
     long left = ms_until(&w->deadline);
@@ -98,8 +110,7 @@ static void on_read(void *arg, enum db_status st, PGresult *res)
         return http_unavailable(r);
     }
     if (left <= 0)
-        return finish(w, PQgetvalue(res, 0, 1)); /* ?wait=N ran out: still pending */
-    long expiry = atol(PQgetvalue(res, 0, 2)) + EXPIRY_GRACE_MS;
+        return finish(w, body); /* ?wait=N ran out: still pending */
     long ms = left < expiry ? left : expiry;
     if (w->h)
         hold_rearm(w->h, ms);
@@ -111,12 +122,11 @@ static void on_hangup_cancelled(void *arg, enum db_status st, PGresult *res)
 {
     struct server *srv = arg;
     if (st == DB_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "ok") == 0) {
-        char id[72];
-        json_t *body = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
-        snprintf(id, sizeof id, "%s", json_string_value(json_object_get(body, "requestId")));
-        json_decref(body);
+        json_t *body = authview_json(res, 0, 1);
+        const char *id = json_string_value(json_object_get(body, "requestId"));
         log_kv(LOG_INFO, "auth request cancelled: the application hung up", "requestId", id, NULL);
-        authwait_resolve(srv, id, PQgetvalue(res, 0, 1));
+        authwait_resolve(srv, id, body);
+        json_decref(body);
     }
 }
 
@@ -127,7 +137,8 @@ static void cancel_for_hangup(struct waiter *w)
     struct req *r = w->r;
     if (w->sync) {
         const char *p[] = {w->id, NULL, srv->instance_id};
-        db_query(srv->db, "SELECT * FROM auth_cancel($1, $2, $3)", 3, p, on_hangup_cancelled, srv);
+        db_query(srv->db, "SELECT o.outcome, (o.v).* FROM auth_cancel($1, $2, $3) o", 3, p,
+                 on_hangup_cancelled, srv);
     }
     drop(w);
     http_abandon(r);
@@ -168,7 +179,8 @@ static void start_read(struct waiter *w)
     w->reading = true;
     w->dirty = false;
     const char *p[] = {w->id, w->app};
-    db_query(w->srv->db, "SELECT * FROM auth_read($1, $2)", 2, p, on_read, w);
+    db_query(w->srv->db, "SELECT (o.v).*, o.expires_in_ms FROM auth_read($1, $2) o", 2, p, on_read,
+             w);
 }
 
 void authwait_hold(struct req *r, const char *request_id, long wait_ms)
@@ -183,7 +195,7 @@ void authwait_hold(struct req *r, const char *request_id, long wait_ms)
     start_read(w);
 }
 
-void authwait_resolve(struct server *srv, const char *request_id, const char *body_json)
+void authwait_resolve(struct server *srv, const char *request_id, json_t *body)
 {
     size_t n = 0;
     struct waiter **all = (struct waiter **)hmap_take(srv->waiters, request_id, &n);
@@ -192,7 +204,7 @@ void authwait_resolve(struct server *srv, const char *request_id, const char *bo
             all[i]->dirty = true;
             hmap_add(srv->waiters, request_id, all[i]);
         } else {
-            finish(all[i], body_json);
+            finish(all[i], body);
         }
     }
     free(all);

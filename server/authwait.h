@@ -23,8 +23,8 @@ void authwait_hold(struct req *r, const char *request_id, long wait_ms);
  * pending): held until decided or expires_in_ms, without a first read. */
 void authwait_hold_pending(struct req *r, const char *request_id, long expires_in_ms);
 
-/* The request left pending; body_json is its API object (text). */
-void authwait_resolve(struct server *srv, const char *request_id, const char *body_json);
+/* The request left pending; body is its API object (borrowed). */
+void authwait_resolve(struct server *srv, const char *request_id, json_t *body);
 /* Something may have happened to the request elsewhere: read it again. */
 void authwait_recheck(struct server *srv, const char *request_id);
 void authwait_recheck_all(struct server *srv);

@@ -1,5 +1,6 @@
 /* Push approval for applications (api.md 5): POST /auth (held, or 202 with
  * Prefer: respond-async), GET /auth/{id}?wait=N, DELETE /auth/{id}. */
+#include "authview.h"
 #include "authwait.h"
 #include "db.h"
 #include "devpoll.h"
@@ -163,8 +164,8 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
     if (!strcmp(outcome, "rate_limited"))
         return http_problem_retry(r, 429, "rate_limited", "too many push requests for this user",
                                   retry);
-    wake_devices(r->srv, PQgetvalue(res, 0, 3));
-    json_t *body = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+    wake_devices(r->srv, PQgetvalue(res, 0, 2));
+    json_t *body = authview_json(res, 0, 3);
     const char *id = json_string_value(json_object_get(body, "requestId"));
     if (strcasestr(http_header(r, "Prefer") ? http_header(r, "Prefer") : "", "respond-async")) {
         char loc[96];
@@ -206,8 +207,9 @@ void h_auth_create(struct req *r)
                        BACKOFF_BASE_S,
                        BACKOFF_CAP_S};
     db_query(r->srv->db,
-             "SELECT * FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)", 14, p,
-             on_auth_created, r);
+             "SELECT o.outcome, o.retry_after, o.devices, (o.v).* "
+             "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
+             14, p, on_auth_created, r);
     free(id);
     free(ctx);
     free(tx);
@@ -240,8 +242,9 @@ static void on_cancelled(void *arg, enum db_status st, PGresult *res)
         return http_problem(r, 404, "not_found", "no auth request with that id");
     if (!strcmp(outcome, "already_decided"))
         return http_problem(r, 409, "already_decided", "the request is no longer pending");
-    authwait_resolve(r->srv, r->params[0], PQgetvalue(res, 0, 1));
-    http_reply_json(r, 200, json_loads(PQgetvalue(res, 0, 1), 0, NULL));
+    json_t *body = authview_json(res, 0, 1);
+    authwait_resolve(r->srv, r->params[0], body);
+    http_reply_json(r, 200, body);
 }
 
 void h_auth_cancel(struct req *r)
@@ -249,5 +252,6 @@ void h_auth_cancel(struct req *r)
     if (!valid_id(r->params[0]))
         return http_problem(r, 404, "not_found", "no auth request with that id");
     const char *p[] = {r->params[0], owner(r), r->srv->instance_id};
-    db_query(r->srv->db, "SELECT * FROM auth_cancel($1, $2, $3)", 3, p, on_cancelled, r);
+    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM auth_cancel($1, $2, $3) o", 3, p,
+             on_cancelled, r);
 }

@@ -1,5 +1,6 @@
 /* The device channel (api.md 6): long-poll, signed answers, GET/DELETE
  * /device. Every route here has passed devauth (r->device_id is verified). */
+#include "authview.h"
 #include "authwait.h"
 #include "db.h"
 #include "devauth.h"
@@ -72,14 +73,16 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
         return http_problem(r, 410, "expired", "the request has expired");
     }
     /* committed: now the waiters may hear of it, the application first */
-    authwait_resolve(r->srv, r->params[0], PQgetvalue(res, 0, 2));
+    json_t *body = authview_json(res, 0, 1);
+    authwait_resolve(r->srv, r->params[0], body);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     metrics_decision_latency((double)(now.tv_sec - r->received.tv_sec) +
                              (now.tv_nsec - r->received.tv_nsec) / 1e9);
-    http_reply_json(
-        r, 200,
-        json_pack("{s:s, s:s}", "requestId", r->params[0], "status", PQgetvalue(res, 0, 1)));
+    http_reply_json(r, 200,
+                    json_pack("{s:s, s:O}", "requestId", r->params[0], "status",
+                              json_object_get(body, "status")));
+    json_decref(body);
 }
 
 void h_device_answer(struct req *r)
@@ -96,8 +99,8 @@ void h_device_answer(struct req *r)
         return http_problem(r, 400, "invalid_response", "the response does not verify");
     const char *p[] = {r->params[0], r->device_id,        a.nonce,     a.decision, a.reason, a.code,
                        jws,          r->srv->instance_id, FRAUD_LOCK_S};
-    db_query(r->srv->db, "SELECT * FROM auth_decide($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9, p, on_decided,
-             r);
+    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM auth_decide($1,$2,$3,$4,$5,$6,$7,$8,$9) o",
+             9, p, on_decided, r);
     json_decref(payload);
 }
 
@@ -121,9 +124,12 @@ void h_device_get(struct req *r)
 /* Rows of device_revoke(): wake the waiters of every request it ended. */
 void revoke_done(struct server *srv, PGresult *res, const char *device_id)
 {
-    for (int i = 0; i < PQntuples(res); i++)
-        if (!PQgetisnull(res, i, 1))
-            authwait_resolve(srv, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *body = authview_json(res, i, 1);
+        if (body)
+            authwait_resolve(srv, json_string_value(json_object_get(body, "requestId")), body);
+        json_decref(body);
+    }
     devpoll_wake(srv, device_id); /* its other held polls now answer 401 */
 }
 
@@ -139,5 +145,6 @@ static void on_revoked(void *arg, enum db_status st, PGresult *res)
 void h_device_revoke(struct req *r)
 {
     const char *p[] = {r->device_id, NULL, NULL, r->srv->instance_id};
-    db_query(r->srv->db, "SELECT * FROM device_revoke($1, $2, $3, $4)", 4, p, on_revoked, r);
+    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM device_revoke($1, $2, $3, $4) o", 4, p,
+             on_revoked, r);
 }

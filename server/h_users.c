@@ -48,6 +48,6 @@ void h_user_device_revoke(struct req *r)
     if (!valid_id(r->params[1]))
         return http_problem(r, 404, "not_found", "no such device for this user");
     const char *p[] = {r->app_id, r->params[0], r->params[1], r->srv->instance_id};
-    db_query(r->srv->db, "SELECT * FROM user_device_revoke($1, $2, $3, $4)", 4, p,
-             on_user_device_revoked, r);
+    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM user_device_revoke($1, $2, $3, $4) o", 4,
+             p, on_user_device_revoked, r);
 }
