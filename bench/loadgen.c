@@ -45,7 +45,8 @@
 #define POLL_WAIT_S 30
 #define HOLD_POLL_WAIT_S 60
 #define HOLD_AUTH_TIMEOUT_S 300
-#define RAMP_PER_TICK 200 /* hold modes: new requests per 50 ms tick */
+#define RAMP_PER_TICK 40 /* new requests per 50 ms tick (800/s): a faster ramp overran the
+                          * server's database queue (503 after its 4 s queue limit) */
 
 struct user {
     char name[32];
