@@ -2,7 +2,8 @@
  *
  * Triggers append audit rows in the same transaction as each change; every
  * second this module asks the database to chain the rows that are at least
- * PUSHGATE_AUDIT_SEAL_AGE seconds old (default 10) with audit_seal(), which
+ * PUSHGATE_AUDIT_SEAL_AGE seconds old (default 10) into the next sealed block
+ * with audit_seal() (sql/010_audit_blocks.sql), which
  * only one instance at a time actually runs. `pushgated audit verify`
  * (cli_audit.c) walks the chain. */
 #ifndef PUSHGATE_AUDIT_H

@@ -159,9 +159,19 @@ static void on_notice(void *arg, const char *message)
     log_kv(LOG_DEBUG, "db notice", "message", message, NULL);
 }
 
+/* Every statement of ours is one short transaction: bound it on the server
+ * too, so nothing holds locks (or stays uncommitted) for long -- the audit
+ * sealer relies on it. Overrides an `options` given in the conninfo. */
+static PGconn *start_connect(const char *conninfo)
+{
+    static const char *const keys[] = {"dbname", "options", NULL};
+    const char *const values[] = {conninfo, "-c statement_timeout=5000", NULL};
+    return PQconnectStartParams(keys, values, 1);
+}
+
 static void conn_start(struct db_conn *c)
 {
-    c->pg = PQconnectStart(c->pool->conninfo);
+    c->pg = start_connect(c->pool->conninfo);
     if (c->pg)
         PQsetNoticeProcessor(c->pg, on_notice, NULL);
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {

@@ -35,6 +35,7 @@ class Audit(PushBase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(result["ok"], result)
         self.assertGreaterEqual(result["sealed"], 7)
+        self.assertGreaterEqual(result["blocks"], 1)
         self.assertEqual(len(result["headHash"]), 64)
         db = self.db_url.rsplit("/", 1)[1]
         self.pg.psql("UPDATE audit_log SET data = '{\"reason\": null}' "
@@ -42,7 +43,7 @@ class Audit(PushBase):
         r, result = self.sealed_all()
         self.assertEqual(r.returncode, 1)
         self.assertEqual((result["ok"], result["reason"]),
-                         (False, "the row was changed after sealing"), result)
+                         (False, "a row was changed after sealing"), result)
 
 
 class AuditDelete(Audit):
@@ -53,9 +54,11 @@ class AuditDelete(Audit):
         user, _ = self.new_user()
         self.wait_sealed()
         db = self.db_url.rsplit("/", 1)[1]
-        self.pg.psql("DELETE FROM audit_log WHERE seq = 2", db=db)
+        self.pg.psql("DELETE FROM audit_log WHERE id = (SELECT min(id) + 1 FROM audit_log)", db=db)
         r, result = self.sealed_all()
-        self.assertEqual((r.returncode, result["ok"], result["brokenAt"]), (1, False, 2), result)
+        self.assertEqual((r.returncode, result["ok"], result["reason"]),
+                         (1, False, "a row of a sealed block was deleted or inserted"), result)
+        self.assertEqual(result["brokenAt"], 1, result)
 
 
 if __name__ == "__main__":
