@@ -59,6 +59,7 @@ struct hold *hold_start(struct req *r, long timeout_ms, const struct hold_ops *o
     h->r = r;
     h->ops = ops;
     h->owner = owner;
+    http_shed_input(r);
     h->timer = evtimer_new(r->srv->base, on_timer, h);
     hold_rearm(h, timeout_ms);
     evutil_socket_t fd = client_fd(r);

@@ -130,6 +130,24 @@ void http_db_failure(struct req *r, int db_status)
     http_problem(r, 500, "internal", "unexpected database answer");
 }
 
+void http_shed_input(struct req *r)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(r->ev);
+    char *conn = NULL;
+    const char *c = evhttp_find_header(in, "Connection");
+    if (c)
+        conn = strdup(c);
+    evhttp_clear_headers(in);
+    if (conn)
+        evhttp_add_header(in, "Connection", conn);
+    free(conn);
+    struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
+    evbuffer_drain(body, evbuffer_get_length(body));
+    json_decref(r->body);
+    r->body = NULL;
+    evhttp_clear_headers(&r->query);
+}
+
 void http_abandon(struct req *r)
 {
     struct evhttp_connection *con = evhttp_request_get_connection(r->ev);

@@ -53,6 +53,10 @@ void http_problem(struct req *r, int status, const char *code, const char *detai
 /* Adds Retry-After: seconds. */
 void http_problem_retry(struct req *r, int status, const char *code, const char *detail,
                         int retry_after);
+/* A held request keeps thousands of copies of what it no longer reads: drop
+ * the input headers (all but Connection, which evhttp consults when it
+ * answers), the body buffer, the parsed body and the query. */
+void http_shed_input(struct req *r);
 /* Closes the client's connection without an answer (it hung up) and frees r. */
 void http_abandon(struct req *r);
 /* 503 unavailable with Retry-After: the answer to DB_UNAVAILABLE. */
