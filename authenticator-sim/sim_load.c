@@ -248,7 +248,7 @@ static void report(struct load *L)
     json_object_set_new(o, "errors", err);
     json_object_set_new(o, "answerMs", sim_series_json(&L->answer_ms));
     json_object_set_new(o, "pollMs", sim_series_json(&L->poll_ms));
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     printf("%s\n", text ? text : "{}");
     fflush(stdout);
     free(text);
