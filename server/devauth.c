@@ -141,33 +141,49 @@ static bool claims_ok(struct req *r, const json_t *payload)
            llabs((long long)(time(NULL) - iat)) <= IAT_SKEW_S && jlen >= 16 && jlen <= 64;
 }
 
+/* Signature and claims under key; records the jti. */
+static bool proof_ok(struct req *r, EVP_PKEY *key, const char *jws, const char *kid)
+{
+    json_t *payload = NULL;
+    bool ok =
+        key && jws_verify_es256(jws, key, "pushgate-device+jwt", NULL, &payload) == 0 &&
+        claims_ok(r, payload) &&
+        jti_record(r->srv->devauth, kid, json_string_value(json_object_get(payload, "jti"))) == 0;
+    json_decref(payload);
+    return ok;
+}
+
+static void finish(struct req *r, bool ok, const char *kid, void (*next)(struct req *r))
+{
+    if (!ok)
+        return devauth_unauthorized(r);
+    r->device_id = strdup(kid);
+    next(r);
+}
+
+/* First request of a device to this process: read its key (and refuse an
+ * unknown or revoked device at once). */
 static void on_device_row(void *arg, enum db_status st, PGresult *res)
 {
     struct check *c = arg;
     struct req *r = c->r;
-    struct server *srv = r->srv;
     bool ok = false;
-    if (st == DB_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "active") == 0) {
-        EVP_PKEY *key = key_for(srv, c->kid, PQgetvalue(res, 0, 0));
-        json_t *payload = NULL;
-        ok = key && jws_verify_es256(c->jws, key, "pushgate-device+jwt", NULL, &payload) == 0 &&
-             claims_ok(r, payload) &&
-             jti_record(srv->devauth, c->kid, json_string_value(json_object_get(payload, "jti"))) ==
-                 0;
-        json_decref(payload);
+    if (st == DB_OK && PQntuples(res) == 1) {
+        EVP_PKEY *key = key_for(r->srv, c->kid, PQgetvalue(res, 0, 0));
+        ok = strcmp(PQgetvalue(res, 0, 1), "active") == 0 && proof_ok(r, key, c->jws, c->kid);
     }
     void (*next)(struct req *) = c->next;
-    if (ok)
-        r->device_id = strdup(c->kid);
+    char kid[72];
+    snprintf(kid, sizeof kid, "%s", c->kid);
     free(c->jws);
     free(c);
     if (st == DB_UNAVAILABLE || st == DB_ERROR)
-        return http_unavailable(r);
-    if (!ok)
-        return devauth_unauthorized(r);
-    next(r);
+        return http_db_failure(r, st);
+    finish(r, ok, kid, next);
 }
 
+/* With the key cached no read is needed: every device statement checks the
+ * device's status itself (sql/011_device_checks.sql). */
 void devauth_check(struct req *r, void (*next)(struct req *r))
 {
     const char *h = http_header(r, "Authorization");
@@ -176,16 +192,21 @@ void devauth_check(struct req *r, void (*next)(struct req *r))
         return devauth_unauthorized(r);
     json_decref(unverified);
     const char *kid = json_string_value(json_object_get(hdr, "kid"));
-    if (!kid || !valid_id(kid)) {
-        json_decref(hdr);
+    char id[72];
+    bool valid = kid && valid_id(kid);
+    if (valid)
+        snprintf(id, sizeof id, "%s", kid);
+    json_decref(hdr);
+    if (!valid)
         return devauth_unauthorized(r);
-    }
+    EVP_PKEY *key = devauth_key(r->srv, id);
+    if (key)
+        return finish(r, proof_ok(r, key, h + 7, id), id, next);
     struct check *c = calloc(1, sizeof *c);
     c->r = r;
     c->next = next;
     c->jws = strdup(h + 7);
-    snprintf(c->kid, sizeof c->kid, "%s", kid);
-    json_decref(hdr);
+    snprintf(c->kid, sizeof c->kid, "%s", id);
     const char *p[] = {c->kid};
     db_query(r->srv->db, "SELECT public_jwk, status FROM devices WHERE id = $1", 1, p,
              on_device_row, c);

@@ -5,8 +5,9 @@
  * failure -- no header, unknown or revoked kid, bad signature, another alg,
  * htm/htu mismatch, |now - iat| > 60 s, a jti seen from that device in the
  * last 120 s -- gets the same 401 invalid_device_proof. Parsed device keys
- * are cached (a device's key never changes; its status is read every time).
- * The jti cache is per process. */
+ * are cached (a device's key never changes); once cached, no read is made
+ * here and the device statements themselves refuse a revoked device with the
+ * same 401 (sql/011_device_checks.sql). The jti cache is per process. */
 #ifndef PUSHGATE_DEVAUTH_H
 #define PUSHGATE_DEVAUTH_H
 

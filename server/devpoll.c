@@ -5,7 +5,7 @@
 #include "hmap.h"
 #include "hold.h"
 #include "server.h"
-#include "signer.h"
+#include "challenge.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -68,25 +68,37 @@ static json_t *str_col(PGresult *res, int row, int col)
     return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
 }
 
-/* The challenge payload of api.md 6.2, signed now. */
+/* The challenge of one device_challenges() row, signed now. */
 static json_t *challenge(struct poll *p, PGresult *res, int row)
 {
-    json_t *payload = json_pack(
-        "{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I, s:I}", "requestId",
-        PQgetvalue(res, row, C_REQ), "deviceId", p->device_id, "application", "id",
-        PQgetvalue(res, row, C_APP_ID), "name", PQgetvalue(res, row, C_APP_NAME), "username",
-        PQgetvalue(res, row, C_USER), "type", PQgetvalue(res, row, C_TYPE), "message",
-        str_col(res, row, C_MSG), "context", json_col(res, row, C_CTX), "transaction",
-        json_col(res, row, C_TX), "verification", PQgetvalue(res, row, C_VERIF), "nonce",
-        PQgetvalue(res, row, C_NONCE), "iat", (json_int_t)atoll(PQgetvalue(res, row, C_IAT)), "exp",
-        (json_int_t)atoll(PQgetvalue(res, row, C_EXP)));
-    char *jws = payload ? signer_sign(p->srv->signer, "pushgate-challenge+jwt", payload) : NULL;
-    json_decref(payload);
-    json_t *item =
-        jws ? json_pack("{s:s, s:s}", "requestId", PQgetvalue(res, row, C_REQ), "challenge", jws)
-            : NULL;
-    free(jws);
+    struct challenge_fields f = {
+        .request_id = PQgetvalue(res, row, C_REQ),
+        .device_id = p->device_id,
+        .app_id = PQgetvalue(res, row, C_APP_ID),
+        .app_name = PQgetvalue(res, row, C_APP_NAME),
+        .username = PQgetvalue(res, row, C_USER),
+        .type = PQgetvalue(res, row, C_TYPE),
+        .verification = PQgetvalue(res, row, C_VERIF),
+        .nonce = PQgetvalue(res, row, C_NONCE),
+        .message = str_col(res, row, C_MSG),
+        .context = json_col(res, row, C_CTX),
+        .transaction = json_col(res, row, C_TX),
+        .iat = atoll(PQgetvalue(res, row, C_IAT)),
+        .exp = atoll(PQgetvalue(res, row, C_EXP)),
+    };
+    json_t *item = challenge_item(p->srv, &f);
+    json_decref(f.message);
+    json_decref(f.context);
+    json_decref(f.transaction);
     return item;
+}
+
+/* Answers a held poll with one challenge item (stolen). */
+static void reply_item(struct poll *p, json_t *item)
+{
+    struct req *r = p->r;
+    drop(p);
+    http_reply_json(r, 200, json_pack("{s:[o]}", "challenges", item));
 }
 
 static void reply_challenges(struct poll *p, PGresult *res)
@@ -216,4 +228,25 @@ void devpoll_wake_all(struct server *srv)
     for (size_t i = 0; i < n; i++)
         wake(all[i]);
     free(all);
+}
+
+void devpoll_deliver(struct server *srv, const char *device_id, json_t *item)
+{
+    size_t n = 0;
+    void **all = hmap_take(srv->polls, device_id, &n);
+    for (size_t i = 0; i < n; i++)
+        hmap_add(srv->polls, device_id, all[i]);
+    for (size_t i = 0; i < n; i++) {
+        struct poll *p = all[i];
+        if (p->reading || !p->h)
+            wake(p); /* its read may predate the challenge */
+        else
+            reply_item(p, json_incref(item));
+    }
+    free(all);
+}
+
+bool devpoll_waiting(struct server *srv, const char *device_id)
+{
+    return hmap_has(srv->polls, device_id);
 }

@@ -10,11 +10,19 @@
 
 #include "http.h"
 
+#include <jansson.h>
+#include <stdbool.h>
+
 struct server;
 
 /* r->device_id is the verified device. */
 void devpoll_start(struct req *r, long wait_ms);
 void devpoll_wake(struct server *srv, const char *device_id);
 void devpoll_wake_all(struct server *srv);
+/* A challenge for the device was just created here: held polls get it
+ * (item borrowed) without reading it back; polls mid-read read again. */
+void devpoll_deliver(struct server *srv, const char *device_id, json_t *item);
+/* True when a poll of the device is registered here. */
+bool devpoll_waiting(struct server *srv, const char *device_id);
 
 #endif

@@ -2,6 +2,7 @@
  * Prefer: respond-async), GET /auth/{id}?wait=N, DELETE /auth/{id}. */
 #include "authview.h"
 #include "authwait.h"
+#include "challenge.h"
 #include "db.h"
 #include "devpoll.h"
 #include "handlers.h"
@@ -139,13 +140,51 @@ static const char *check_input(struct req *r, struct auth_input *in)
     return why ? why : check_code(r, in);
 }
 
-/* Wakes this instance's held polls of every challenged device ("{d_a,d_b}"). */
-static void wake_devices(struct server *srv, const char *array)
+static json_t *field_or_null(const json_t *body, const char *key)
 {
-    char *copy = strdup(array), *save = NULL;
-    for (char *d = strtok_r(copy, "{},", &save); d; d = strtok_r(NULL, "{},", &save))
-        devpoll_wake(srv, d);
-    free(copy);
+    json_t *v = json_object_get(body, key);
+    return v ? v : json_null();
+}
+
+/* Hands the new challenge to the held polls of the challenged devices
+ * ("{d_a,d_b}" with their nonces "{n_a,n_b}") that wait on this instance,
+ * signed now -- no read back from the database. */
+static void deliver_challenges(struct req *r, PGresult *res, const json_t *view)
+{
+    const char *type = "authentication", *verification = NULL;
+    json_unpack(r->body, "{s?s, s?s}", "type", &type, "verification", &verification);
+    struct challenge_fields f = {
+        .request_id = json_string_value(json_object_get(view, "requestId")),
+        .app_id = r->app_id,
+        .app_name = r->app_name,
+        .username = PQgetvalue(res, 0, 7),
+        .type = type,
+        .verification = verification                ? verification
+                        : r->srv->cfg->require_code ? "code"
+                                                    : "none",
+        .message = field_or_null(r->body, "message"),
+        .context = field_or_null(r->body, "context"),
+        .transaction = field_or_null(r->body, "transaction"),
+        .iat = atoll(PQgetvalue(res, 0, 8)),
+        .exp = atoll(PQgetvalue(res, 0, 9)),
+    };
+    char *devs = strdup(PQgetvalue(res, 0, 2)), *nonces = strdup(PQgetvalue(res, 0, 3));
+    char *s1 = NULL, *s2 = NULL;
+    for (char *d = strtok_r(devs, "{},", &s1), *n = strtok_r(nonces, "{},", &s2); d && n;
+         d = strtok_r(NULL, "{},", &s1), n = strtok_r(NULL, "{},", &s2)) {
+        if (!devpoll_waiting(r->srv, d))
+            continue;
+        f.device_id = d;
+        f.nonce = n;
+        json_t *item = challenge_item(r->srv, &f);
+        if (item)
+            devpoll_deliver(r->srv, d, item);
+        else
+            devpoll_wake(r->srv, d); /* signing failed: let the poll read and sign */
+        json_decref(item);
+    }
+    free(devs);
+    free(nonces);
 }
 
 static void on_auth_created(void *arg, enum db_status st, PGresult *res)
@@ -164,8 +203,8 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
     if (!strcmp(outcome, "rate_limited"))
         return http_problem_retry(r, 429, "rate_limited", "too many push requests for this user",
                                   retry);
-    wake_devices(r->srv, PQgetvalue(res, 0, 2));
-    json_t *body = authview_json(res, 0, 3);
+    json_t *body = authview_json(res, 0, 4);
+    deliver_challenges(r, res, body);
     const char *id = json_string_value(json_object_get(body, "requestId"));
     if (strcasestr(http_header(r, "Prefer") ? http_header(r, "Prefer") : "", "respond-async")) {
         char loc[96];
@@ -207,7 +246,7 @@ void h_auth_create(struct req *r)
                        BACKOFF_BASE_S,
                        BACKOFF_CAP_S};
     db_query(r->srv->db,
-             "SELECT o.outcome, o.retry_after, o.devices, (o.v).* "
+             "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).* "
              "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
              14, p, on_auth_created, r);
     free(id);

@@ -62,6 +62,8 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
     if (st != DB_OK || PQntuples(res) != 1)
         return http_db_failure(r, st);
     const char *outcome = PQgetvalue(res, 0, 0);
+    if (!strcmp(outcome, "device_inactive"))
+        return devauth_unauthorized(r);
     if (!strcmp(outcome, "not_found"))
         return http_problem(r, 404, "not_found", "no challenge for this device with that id");
     if (!strcmp(outcome, "invalid_response"))
@@ -111,7 +113,11 @@ static void on_self(void *arg, enum db_status st, PGresult *res)
                       ? json_loads(PQgetvalue(res, 0, 0), 0, NULL)
                       : NULL;
     if (!doc)
-        return http_unavailable(r);
+        return http_db_failure(r, st);
+    if (strcmp(json_string_value(json_object_get(doc, "status")), "active") != 0) {
+        json_decref(doc);
+        return devauth_unauthorized(r); /* revoked since its key was cached */
+    }
     http_reply_json(r, 200, doc);
 }
 
@@ -138,13 +144,15 @@ static void on_revoked(void *arg, enum db_status st, PGresult *res)
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) < 1)
         return http_db_failure(r, st);
+    if (!strcmp(PQgetvalue(res, 0, 0), "device_inactive"))
+        return devauth_unauthorized(r);
     revoke_done(r->srv, res, r->device_id);
     http_reply_empty(r, 204);
 }
 
 void h_device_revoke(struct req *r)
 {
-    const char *p[] = {r->device_id, NULL, NULL, r->srv->instance_id};
-    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM device_revoke($1, $2, $3, $4) o", 4, p,
+    const char *p[] = {r->device_id, r->srv->instance_id};
+    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM device_revoke_self($1, $2) o", 2, p,
              on_revoked, r);
 }

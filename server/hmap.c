@@ -129,3 +129,12 @@ void **hmap_values(struct hmap *m, size_t *n)
             out[(*n)++] = e->value;
     return out;
 }
+
+int hmap_has(struct hmap *m, const char *key)
+{
+    uint64_t h = fnv1a(key);
+    for (struct entry *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)
+        if (e->hash == h && strcmp(e->key, key) == 0)
+            return 1;
+    return 0;
+}

@@ -17,6 +17,8 @@ void hmap_remove(struct hmap *m, const char *key, void *value);
 /* Removes every value under key and returns them (malloc'd array, *n set);
  * NULL when none. The caller frees the array. */
 void **hmap_take(struct hmap *m, const char *key, size_t *n);
+/* True when key has at least one value. */
+int hmap_has(struct hmap *m, const char *key);
 /* A snapshot of every value (malloc'd array, *n set; caller frees). */
 void **hmap_values(struct hmap *m, size_t *n);
 /* Calls fn for every value (fn must not modify the map). */
