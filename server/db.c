@@ -14,6 +14,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define MAX_PREPARED 64 /* per connection; beyond it statements go unprepared */
+#define REPLAN_MS 10000 /* DISCARD PLANS this often: plans follow the tables' growth */
 
 struct db_query {
     TAILQ_ENTRY(db_query) link;
@@ -42,6 +43,7 @@ struct db_conn {
     const char *prepared[MAX_PREPARED];
     int nprepared;
     int preparing; /* 1 + index while its PQsendPrepare is in flight */
+    struct timespec planned; /* when its cached plans were last dropped */
 };
 
 struct db {
@@ -169,16 +171,17 @@ static void on_notice(void *arg, const char *message)
 
 /* Every statement of ours is one short transaction: bound it on the server
  * too, so nothing holds locks (or stays uncommitted) for long -- the audit
- * sealer relies on it. No sequential scans: every statement of ours is an
- * index lookup by design, but a plan cached while a table was still small
- * (a fresh deployment, the benchmark) stays a sequential scan until
- * autovacuum analyzes the table -- the benchmark saw 7 full scans of
- * auth_requests per flow. Overrides an `options` given in the conninfo. */
+ * sealer relies on it. Generic plans: our statements are key lookups whose
+ * plan does not depend on the values, and custom plans are re-planned on
+ * every call. A cached plan made while a table was still small would stay a
+ * sequential scan as the table grows (the benchmark saw 7 full scans of
+ * auth_requests per flow), so each connection also drops its plans every
+ * REPLAN_MS (see dispatch). Overrides an `options` given in the conninfo. */
 static PGconn *start_connect(const char *conninfo)
 {
     static const char *const keys[] = {"dbname", "options", NULL};
     const char *const values[] = {
-        conninfo, "-c statement_timeout=5000 -c enable_seqscan=off", NULL};
+        conninfo, "-c statement_timeout=5000 -c plan_cache_mode=force_generic_plan", NULL};
     return PQconnectStartParams(keys, values, 1);
 }
 
@@ -227,6 +230,7 @@ static void conn_ready(struct db_conn *c)
     }
     c->state = C_IDLE;
     c->backoff_ms = BACKOFF_MIN_MS;
+    clock_gettime(CLOCK_MONOTONIC, &c->planned);
     if (db->up++ == 0 && db->down)
         log_kv(LOG_INFO, "db available again", NULL);
     db->down = false;
@@ -327,12 +331,33 @@ static bool prepare_done(struct db_conn *c, PGresult *res)
     return true;
 }
 
+static void on_replanned(void *arg, enum db_status st, PGresult *res)
+{
+    (void)arg, (void)st, (void)res;
+}
+
+/* Drops the connection's cached plans before its next statement. */
+static void conn_replan(struct db_conn *c)
+{
+    struct db_query *q = calloc(1, sizeof *q);
+    q->sql = "DISCARD PLANS";
+    q->cb = on_replanned;
+    q->params = calloc(1, sizeof(char *));
+    clock_gettime(CLOCK_MONOTONIC, &q->queued);
+    clock_gettime(CLOCK_MONOTONIC, &c->planned);
+    conn_send(c, q);
+}
+
 static void dispatch(struct db *db)
 {
     for (int i = 0; i < db->size && !TAILQ_EMPTY(&db->queue); i++) {
         struct db_conn *c = &db->conns[i];
         if (c->state != C_IDLE)
             continue;
+        if (ms_since(&c->planned) > REPLAN_MS) {
+            conn_replan(c); /* the queue waits one round trip */
+            continue;
+        }
         struct db_query *q = TAILQ_FIRST(&db->queue);
         TAILQ_REMOVE(&db->queue, q, link);
         conn_send(c, q);
