@@ -61,6 +61,15 @@ class Sim:
                                or self.err.eof, timeout, f"{needle!r} on pushgate-sim stderr")
         assert any(needle in l for l in self.err.lines), self.text()
 
+    def wait_out_count(self, needle, n, timeout=20):
+        """Waits until n stdout lines contain needle (the server answers the application
+        before the device, so the device's line may come a moment after)."""
+        count = lambda: sum(needle in l for l in self.out.lines)  # noqa: E731
+        with self.out.cond:
+            harness.wait_until(self.out.cond, lambda: count() >= n or self.out.eof, timeout,
+                               f"{n} x {needle!r} on pushgate-sim stdout")
+        assert count() >= n, self.text()
+
     def text(self):
         return ("--- stdout ---\n" + "\n".join(self.out.lines) + "\n--- stderr ---\n" +
                 "\n".join(self.err.lines))
@@ -362,6 +371,7 @@ class Run(SimBase):
         try:
             for _ in range(2):
                 self.assertEqual(self.auth(user).body["status"], "accepted")
+            s.wait_out_count("server says accepted", 2)
         finally:
             self.assertEqual(s.stop(signal.SIGINT), 0, s.text())
         self.assertEqual(sum("server says accepted" in l for l in s.out.lines), 2)
