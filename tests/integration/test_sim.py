@@ -398,6 +398,7 @@ class FakeServer:
     def __init__(self, device_id, kid):
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.requests = []
+        self.cond = threading.Condition()
         now = int(time.time())
         payload = {"requestId": "q_forged12345678", "deviceId": device_id,
                    "application": {"id": "a_evil12345", "name": "Acme Bank"},
@@ -421,12 +422,16 @@ class FakeServer:
                 self.wfile.write(data)
 
             def do_GET(self):
-                fake.requests.append(("GET", self.path))
+                with fake.cond:
+                    fake.requests.append(("GET", self.path))
+                    fake.cond.notify_all()
                 self.reply(200, {"challenges": [{"requestId": "q_forged12345678",
                                                  "challenge": fake.challenge}]})
 
             def do_POST(self):
-                fake.requests.append(("POST", self.path))
+                with fake.cond:
+                    fake.requests.append(("POST", self.path))
+                    fake.cond.notify_all()
                 self.reply(200, {"requestId": "q_forged12345678", "status": "accepted"})
 
         Handler.protocol_version = "HTTP/1.1"
@@ -452,7 +457,10 @@ class Forged(SimBase):
         os.close(fd)
         s = Sim("run", "--state", state, "--approve", "--once")
         s.wait_err("REFUSED challenge q_forged12345678")
-        time.sleep(1.5)  # it polls again (and refuses silently); it must never answer
+        # it refuses and polls again: a third poll proves it has moved on without answering
+        with fake.cond:
+            harness.wait_until(fake.cond, lambda: len(fake.requests) >= 3, 20,
+                               "the simulator to poll again after refusing")
         self.assertEqual(s.stop(), 1, s.text())
         self.assertTrue(fake.requests)
         self.assertEqual({m for m, _ in fake.requests}, {"GET"}, fake.requests)
@@ -461,7 +469,7 @@ class Forged(SimBase):
 
 
 class Load(SimBase):
-    DEVICES = 200
+    DEVICES = 2000  # issue 5: the load mode holds 2,000 devices in one process
 
     def test_load_mode_answers_every_device(self):
         state_dir = os.path.join(self.tmp, "load")
