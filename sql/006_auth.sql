@@ -1,13 +1,22 @@
 -- Push approval (api.md 5, 6, 7): auth requests, the per-device challenges, the
--- fatigue state and the instance heartbeat that tells whether NOTIFY is needed.
+-- fatigue rules and the instance heartbeat that tells whether NOTIFY is needed.
 --
 -- Status 'expired' is stored by whoever notices first (a holder's timer, a late
 -- answer, a read), but every read also derives it from expires_at, so a request
 -- expires on time even when no instance is holding it.
+--
+-- This is the hottest part of the schema; the benchmark (docs/benchmarks.md)
+-- shaped it: no foreign keys on auth_requests / auth_challenges (their rows are
+-- only written by auth_create(), next to a user it has just read; a foreign key
+-- to the one application row took a KEY SHARE lock per insert, MultiXacts under
+-- concurrency), a challenge carries its request's expiry so that a poll reads
+-- only live challenges, and the functions return plain columns from which the
+-- server builds the JSON (server/authview.c).
 CREATE TABLE auth_requests (
     id           text PRIMARY KEY,
-    app_id       text NOT NULL REFERENCES applications (id),
-    user_id      bigint NOT NULL REFERENCES users (id),
+    app_id       text NOT NULL,             -- applications.id
+    user_id      bigint NOT NULL,           -- users.id
+    username     text NOT NULL,
     type         text NOT NULL CHECK (type IN ('authentication', 'authorization')),
     message      text,
     context      json,
@@ -25,16 +34,19 @@ CREATE TABLE auth_requests (
     evidence     text
 );
 CREATE INDEX auth_requests_user ON auth_requests (user_id, created_at DESC);
-CREATE INDEX auth_requests_pending ON auth_requests (user_id) WHERE status = 'pending';
 
--- One row per device a request was pushed to; the nonce binds the device's answer.
+-- One row per device a request was pushed to; the nonce binds the device's
+-- answer. expires_at is the request's, shortened to the decision time once it
+-- is decided, so that (device_id, expires_at) finds a device's open challenges.
 CREATE TABLE auth_challenges (
-    request_id text NOT NULL REFERENCES auth_requests (id),
-    device_id  text NOT NULL REFERENCES devices (id),
+    request_id text NOT NULL,               -- auth_requests.id
+    device_id  text NOT NULL,               -- devices.id
     nonce      text NOT NULL,
+    expires_at timestamptz NOT NULL,
     PRIMARY KEY (device_id, request_id)
 );
 CREATE INDEX auth_challenges_request ON auth_challenges (request_id);
+CREATE INDEX auth_challenges_live ON auth_challenges (device_id, expires_at);
 
 -- Live pushgated instances: a peer exists when another row is fresh.
 CREATE UNLOGGED TABLE instances (
@@ -59,28 +71,22 @@ CREATE FUNCTION auth_effective_status(r auth_requests) RETURNS text
     LANGUAGE sql STABLE
     RETURN CASE WHEN r.status = 'pending' AND r.expires_at <= now() THEN 'expired' ELSE r.status END;
 
--- The API object of an auth request (api.md 5); displayCode only in asynchronous mode.
-CREATE FUNCTION auth_json(r auth_requests) RETURNS json
+-- What the server needs to build an auth request's API object (api.md 5);
+-- callers expand it with (v).* (server/authview.c reads the columns in order).
+CREATE TYPE auth_view_t AS (
+    v_id text, v_status text, v_reason text, v_username text, v_created bigint,
+    v_expires bigint, v_decided bigint, v_device text, v_evidence text, v_code text,
+    v_async boolean);
+
+CREATE FUNCTION auth_view(r auth_requests) RETURNS auth_view_t
     LANGUAGE sql STABLE
-    RETURN (
-        SELECT CASE WHEN r.async THEN
-            json_build_object('requestId', r.id, 'status', s.st, 'username', u.username,
-                'createdAt', rfc3339(r.created_at), 'expiresAt', rfc3339(r.expires_at),
-                'decidedAt', rfc3339(s.decided), 'deviceId', r.device_id, 'reason', s.reason,
-                'evidence', r.evidence, 'displayCode', r.display_code)
-        ELSE
-            json_build_object('requestId', r.id, 'status', s.st, 'username', u.username,
-                'createdAt', rfc3339(r.created_at), 'expiresAt', rfc3339(r.expires_at),
-                'decidedAt', rfc3339(s.decided), 'deviceId', r.device_id, 'reason', s.reason,
-                'evidence', r.evidence)
-        END
-          FROM users u,
-               LATERAL (SELECT auth_effective_status(r) AS st,
-                               CASE WHEN auth_effective_status(r) = 'expired' AND r.status = 'pending'
-                                    THEN 'timeout' ELSE r.reason END AS reason,
-                               CASE WHEN auth_effective_status(r) = 'expired' AND r.status = 'pending'
-                                    THEN r.expires_at ELSE r.decided_at END AS decided) s
-         WHERE u.id = r.user_id);
+    RETURN (SELECT ROW(r.id, s, CASE WHEN s = 'expired' AND r.status = 'pending' THEN 'timeout' ELSE r.reason END,
+                       r.username, extract(epoch FROM r.created_at)::bigint,
+                       extract(epoch FROM r.expires_at)::bigint,
+                       extract(epoch FROM CASE WHEN s = 'expired' AND r.status = 'pending'
+                                               THEN r.expires_at ELSE r.decided_at END)::bigint,
+                       r.device_id, r.evidence, r.display_code, r.async)::auth_view_t
+              FROM auth_effective_status(r) s);
 
 -- Seconds until the user may be pushed again after consecutive denied/expired
 -- requests (10 s x 2^(n-1), capped at 1 h); 0 when allowed. Cancelled requests
@@ -110,61 +116,76 @@ BEGIN
         last_end + make_interval(secs => LEAST(p_cap::float8, p_base * power(2, n - 1))) - now())))::integer;
 END $$;
 
--- POST /auth in one statement. outcome: ok | user_not_found | no_active_device |
--- locked | rate_limited (with retry_after). On ok, devices lists who was challenged.
-CREATE FUNCTION auth_create(p_app text, p_username text, p_id text, p_type text, p_message text,
-                            p_context json, p_transaction json, p_verification text,
-                            p_code text, p_async boolean, p_timeout integer, p_self text,
-                            p_backoff_base integer, p_backoff_cap integer)
-RETURNS TABLE (outcome text, retry_after integer, body json, devices text[])
+-- POST /auth in one statement, serialised per user by an advisory lock (in
+-- memory, unlike a row lock). outcome: ok | user_not_found | no_active_device |
+-- locked | rate_limited (with retry_after). On ok, devices and nonces list who was
+-- challenged, so that the server can answer a held poll without a read.
+CREATE FUNCTION auth_create(p_app text, p_username text, p_id text, p_type text,
+                                       p_message text, p_context json, p_transaction json,
+                                       p_verification text, p_code text, p_async boolean,
+                                       p_timeout integer, p_self text, p_backoff_base integer,
+                                       p_backoff_cap integer)
+RETURNS TABLE (outcome text, retry_after integer, devices text[], nonces text[], v auth_view_t)
 LANGUAGE plpgsql AS $$
 DECLARE
     u users;
-    wait integer;
     req auth_requests;
-    devs text[];
 BEGIN
-    SELECT * INTO u FROM users WHERE app_id = p_app AND username = p_username FOR UPDATE;
+    -- one auth_create() per user at a time (the one-pending rule), in memory
+    PERFORM pg_advisory_xact_lock(73501, hashtext(p_app || '/' || p_username));
+    SELECT * INTO u FROM users WHERE app_id = p_app AND username = p_username;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'user_not_found'::text, NULL::integer, NULL::json, NULL::text[];
+        outcome := 'user_not_found';
+        RETURN NEXT;
         RETURN;
     END IF;
-    SELECT array_agg(d.id ORDER BY d.created_at) INTO devs
+    SELECT array_agg(d.id ORDER BY d.created_at) INTO devices
       FROM devices d WHERE d.user_id = u.id AND d.status = 'active';
-    IF devs IS NULL THEN
-        RETURN QUERY SELECT 'no_active_device'::text, NULL::integer, NULL::json, NULL::text[];
+    IF devices IS NULL THEN
+        outcome := 'no_active_device';
+        RETURN NEXT;
         RETURN;
     END IF;
     IF u.push_locked_until > now() THEN
-        RETURN QUERY SELECT 'locked'::text,
-            ceil(extract(epoch FROM u.push_locked_until - now()))::integer, NULL::json, NULL::text[];
+        outcome := 'locked';
+        retry_after := ceil(extract(epoch FROM u.push_locked_until - now()));
+        devices := NULL;
+        RETURN NEXT;
         RETURN;
     END IF;
-    SELECT ceil(extract(epoch FROM max(a.expires_at) - now()))::integer INTO wait
-      FROM auth_requests a WHERE a.user_id = u.id AND a.status = 'pending' AND a.expires_at > now();
-    IF wait IS NULL THEN
-        wait := push_backoff(u.id, p_backoff_base, p_backoff_cap);
+    SELECT ceil(extract(epoch FROM max(a.expires_at) - now()))::integer INTO retry_after
+      FROM auth_requests a
+     WHERE a.user_id = u.id AND a.created_at > now() - interval '301 seconds'
+       AND a.status = 'pending' AND a.expires_at > now();
+    IF retry_after IS NULL THEN
+        retry_after := push_backoff(u.id, p_backoff_base, p_backoff_cap);
     END IF;
-    IF wait > 0 THEN
-        RETURN QUERY SELECT 'rate_limited'::text, wait, NULL::json, NULL::text[];
+    IF retry_after > 0 THEN
+        outcome := 'rate_limited';
+        devices := NULL;
+        RETURN NEXT;
         RETURN;
     END IF;
-    INSERT INTO auth_requests (id, app_id, user_id, type, message, context, transaction,
+    INSERT INTO auth_requests (id, app_id, user_id, username, type, message, context, transaction,
                                verification, display_code, async, expires_at)
-    VALUES (p_id, p_app, u.id, p_type, p_message, p_context, p_transaction, p_verification,
-            p_code, p_async, now() + make_interval(secs => p_timeout))
+    VALUES (p_id, p_app, u.id, u.username, p_type, p_message, p_context, p_transaction,
+            p_verification, p_code, p_async, now() + make_interval(secs => p_timeout))
     RETURNING * INTO req;
-    INSERT INTO auth_challenges (request_id, device_id, nonce)
-    SELECT p_id, d, random_nonce() FROM unnest(devs) AS d;
+    SELECT array_agg(random_nonce()) INTO nonces FROM unnest(devices);
+    INSERT INTO auth_challenges (request_id, device_id, nonce, expires_at)
+    SELECT p_id, d.dev, d.nonce, req.expires_at FROM unnest(devices, nonces) AS d(dev, nonce);
     IF peers_alive(p_self) THEN
-        PERFORM pg_notify('pushgate', 'c:' || d) FROM unnest(devs) AS d;
+        PERFORM pg_notify('pushgate', 'c:' || d) FROM unnest(devices) AS d;
     END IF;
-    RETURN QUERY SELECT 'ok'::text, NULL::integer, auth_json(req), devs;
+    outcome := 'ok';
+    retry_after := NULL;
+    v := auth_view(req);
+    RETURN NEXT;
 END $$;
 
 -- Reads a request for its waiters, storing 'expired' when its time ran out.
 CREATE FUNCTION auth_read(p_id text, p_app text)
-RETURNS TABLE (status text, body json, expires_in_ms bigint)
+RETURNS TABLE (v auth_view_t, expires_in_ms bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     req auth_requests;
@@ -175,13 +196,13 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    RETURN QUERY SELECT req.status, auth_json(req),
+    RETURN QUERY SELECT auth_view(req),
         GREATEST(0, (extract(epoch FROM req.expires_at - now()) * 1000)::bigint);
 END $$;
 
 -- DELETE /auth/{id} and an application that hung up. outcome: ok | not_found | already_decided
 CREATE FUNCTION auth_cancel(p_id text, p_app text, p_self text)
-RETURNS TABLE (outcome text, body json)
+RETURNS TABLE (outcome text, v auth_view_t)
 LANGUAGE plpgsql AS $$
 DECLARE
     req auth_requests;
@@ -189,11 +210,11 @@ BEGIN
     SELECT * INTO req FROM auth_requests a
      WHERE a.id = p_id AND (p_app IS NULL OR a.app_id = p_app) FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'not_found'::text, NULL::json;
+        RETURN QUERY SELECT 'not_found'::text, NULL::auth_view_t;
         RETURN;
     END IF;
     IF auth_effective_status(req) <> 'pending' THEN
-        RETURN QUERY SELECT 'already_decided'::text, auth_json(req);
+        RETURN QUERY SELECT 'already_decided'::text, auth_view(req);
         RETURN;
     END IF;
     UPDATE auth_requests SET status = 'cancelled', reason = 'cancelled', decided_at = now()
@@ -201,68 +222,86 @@ BEGIN
     IF peers_alive(p_self) THEN
         PERFORM pg_notify('pushgate', 'd:' || p_id);
     END IF;
-    RETURN QUERY SELECT 'ok'::text, auth_json(req);
+    RETURN QUERY SELECT 'ok'::text, auth_view(req);
 END $$;
 
 -- POST /device/challenges/{id}: the first valid answer wins. The decision is
--- committed with this statement, before any waiter hears of it.
--- outcome: ok | not_found | invalid_response | already_decided | expired
+-- committed with this statement, before any waiter hears of it. One conditional
+-- UPDATE decides; the request's challenges are closed.
+-- outcome: ok | device_inactive | not_found | invalid_response | already_decided | expired
 CREATE FUNCTION auth_decide(p_id text, p_device text, p_nonce text, p_decision text,
-                            p_reason text, p_code text, p_evidence text, p_self text,
-                            p_fraud_lock_s integer)
-RETURNS TABLE (outcome text, status text, body json)
+                                       p_reason text, p_code text, p_evidence text, p_self text,
+                                       p_fraud_lock_s integer)
+RETURNS TABLE (outcome text, v auth_view_t)
 LANGUAGE plpgsql AS $$
 DECLARE
     req auth_requests;
-    ch auth_challenges;
-    st text;
-    why text;
+    nonce text;
+    dstatus text;
 BEGIN
-    SELECT * INTO ch FROM auth_challenges c WHERE c.request_id = p_id AND c.device_id = p_device;
+    SELECT c.nonce, d.status INTO nonce, dstatus
+      FROM auth_challenges c JOIN devices d ON d.id = c.device_id
+     WHERE c.device_id = p_device AND c.request_id = p_id;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'not_found'::text, NULL::text, NULL::json;
+        SELECT d.status INTO dstatus FROM devices d WHERE d.id = p_device;
+        outcome := CASE WHEN dstatus = 'active' THEN 'not_found' ELSE 'device_inactive' END;
+        RETURN NEXT;
         RETURN;
     END IF;
-    SELECT * INTO req FROM auth_requests a WHERE a.id = p_id FOR UPDATE;
-    IF ch.nonce <> p_nonce THEN
-        RETURN QUERY SELECT 'invalid_response'::text, req.status, NULL::json;
+    IF dstatus <> 'active' THEN
+        outcome := 'device_inactive';
+    ELSIF nonce <> p_nonce THEN
+        outcome := 'invalid_response';
+    END IF;
+    IF outcome IS NOT NULL THEN
+        RETURN NEXT;
         RETURN;
     END IF;
-    IF req.status = 'pending' AND req.expires_at <= now() THEN
-        UPDATE auth_requests SET status = 'expired', reason = 'timeout', decided_at = expires_at
-         WHERE id = p_id;
-        RETURN QUERY SELECT 'expired'::text, 'expired'::text, NULL::json;
+    -- the first valid answer wins: one conditional UPDATE decides
+    UPDATE auth_requests a
+       SET status = CASE WHEN p_decision = 'deny' THEN 'denied'
+                         WHEN a.verification = 'code' AND p_code IS DISTINCT FROM a.display_code
+                             THEN 'denied'
+                         ELSE 'accepted' END,
+           reason = CASE WHEN p_decision = 'deny' AND p_reason = 'not_me' THEN 'fraud_reported'
+                         WHEN p_decision = 'deny' THEN 'user_denied'
+                         WHEN a.verification = 'code' AND p_code IS DISTINCT FROM a.display_code
+                             THEN 'code_mismatch' END,
+           decided_at = now(), device_id = p_device, evidence = p_evidence
+     WHERE a.id = p_id AND a.status = 'pending' AND a.expires_at > now()
+    RETURNING * INTO req;
+    IF NOT FOUND THEN
+        UPDATE auth_requests a SET status = 'expired', reason = 'timeout', decided_at = a.expires_at
+         WHERE a.id = p_id AND a.status = 'pending' AND a.expires_at <= now();
+        SELECT * INTO req FROM auth_requests a WHERE a.id = p_id;
+        outcome := CASE WHEN req.status = 'expired' THEN 'expired' ELSE 'already_decided' END;
+        RETURN NEXT;
         RETURN;
     END IF;
-    IF req.status = 'expired' THEN
-        RETURN QUERY SELECT 'expired'::text, req.status, NULL::json;
-        RETURN;
-    END IF;
-    IF req.status <> 'pending' THEN
-        RETURN QUERY SELECT 'already_decided'::text, req.status, NULL::json;
-        RETURN;
-    END IF;
-    IF p_decision = 'deny' THEN
-        st := 'denied';
-        why := CASE WHEN p_reason = 'not_me' THEN 'fraud_reported' ELSE 'user_denied' END;
-    ELSIF req.verification = 'code' AND p_code IS DISTINCT FROM req.display_code THEN
-        st := 'denied';
-        why := 'code_mismatch';
-    ELSE
-        st := 'accepted';
-    END IF;
-    UPDATE auth_requests SET status = st, reason = why, decided_at = now(), device_id = p_device,
-                             evidence = p_evidence
-     WHERE id = p_id RETURNING * INTO req;
-    IF why = 'fraud_reported' THEN
+    UPDATE auth_challenges SET expires_at = now() WHERE request_id = p_id;
+    IF req.reason = 'fraud_reported' THEN
         UPDATE users SET push_locked_until = now() + make_interval(secs => p_fraud_lock_s)
          WHERE id = req.user_id;
     END IF;
-    UPDATE devices SET last_seen_at = now() WHERE id = p_device;
     IF peers_alive(p_self) THEN
         PERFORM pg_notify('pushgate', 'd:' || p_id);
     END IF;
-    RETURN QUERY SELECT 'ok'::text, st, auth_json(req);
+    outcome := 'ok';
+    v := auth_view(req);
+    RETURN NEXT;
+END $$;
+
+-- A device long-polls all day: last_seen_at is recorded at most every 30
+-- seconds, so that a poll is a read, not a commit; lastSeenAt is accurate to 30 s.
+CREATE FUNCTION device_touch(p_device text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    st text;
+BEGIN
+    UPDATE devices SET last_seen_at = now()
+     WHERE id = p_device AND (last_seen_at IS NULL OR last_seen_at < now() - interval '30 seconds');
+    SELECT status INTO st FROM devices WHERE id = p_device;
+    RETURN st;
 END $$;
 
 -- GET /device/challenges: the device's state and its pending challenges, with
@@ -273,23 +312,21 @@ RETURNS TABLE (device_status text, request_id text, app_id text, app_name text, 
                nonce text, iat bigint, exp bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-    dstatus text;
+    dstatus text := device_touch(p_device);
 BEGIN
-    UPDATE devices d SET last_seen_at = now() WHERE d.id = p_device RETURNING d.status INTO dstatus;
     IF dstatus IS NULL OR dstatus <> 'active' THEN
         RETURN QUERY SELECT COALESCE(dstatus, 'unknown'), NULL, NULL, NULL, NULL, NULL, NULL,
                             NULL::json, NULL::json, NULL, NULL, NULL::bigint, NULL::bigint;
         RETURN;
     END IF;
     RETURN QUERY
-        SELECT 'active'::text, a.id, ap.id, ap.name, u.username, a.type, a.message, a.context,
+        SELECT 'active'::text, a.id, ap.id, ap.name, a.username, a.type, a.message, a.context,
                a.transaction, a.verification, c.nonce,
                extract(epoch FROM a.created_at)::bigint, extract(epoch FROM a.expires_at)::bigint
           FROM auth_challenges c
           JOIN auth_requests a ON a.id = c.request_id
-          JOIN users u ON u.id = a.user_id
           JOIN applications ap ON ap.id = a.app_id
-         WHERE c.device_id = p_device AND a.status = 'pending' AND a.expires_at > now()
+         WHERE c.device_id = p_device AND c.expires_at > now() AND a.status = 'pending'
          ORDER BY a.created_at;
 END $$;
 
@@ -298,7 +335,7 @@ END $$;
 -- Returns one row per such request (for waking its waiters); outcome not_found
 -- when the device does not exist for that application/user.
 CREATE FUNCTION device_revoke(p_device text, p_app text, p_username text, p_self text)
-RETURNS TABLE (outcome text, request_id text, body json)
+RETURNS TABLE (outcome text, v auth_view_t)
 LANGUAGE plpgsql AS $$
 DECLARE
     dev devices;
@@ -308,7 +345,7 @@ BEGIN
      WHERE d.id = p_device AND (p_app IS NULL OR d.app_id = p_app)
        AND (p_username IS NULL OR u.username = p_username) FOR UPDATE OF d;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'not_found'::text, NULL::text, NULL::json;
+        RETURN QUERY SELECT 'not_found'::text, NULL::auth_view_t;
         RETURN;
     END IF;
     UPDATE devices SET status = 'revoked', revoked_at = COALESCE(revoked_at, now()) WHERE id = p_device;
@@ -317,8 +354,9 @@ BEGIN
     END IF;
     FOR req IN
         UPDATE auth_requests a SET status = 'denied', reason = 'device_revoked', decided_at = now()
-         WHERE a.status = 'pending' AND a.expires_at > now()
-           AND EXISTS (SELECT 1 FROM auth_challenges c WHERE c.request_id = a.id AND c.device_id = p_device)
+         WHERE a.id IN (SELECT c.request_id FROM auth_challenges c
+                         WHERE c.device_id = p_device AND c.expires_at > now())
+           AND a.status = 'pending' AND a.expires_at > now()
            AND NOT EXISTS (SELECT 1 FROM auth_challenges c JOIN devices d ON d.id = c.device_id
                             WHERE c.request_id = a.id AND d.status = 'active')
         RETURNING a.*
@@ -326,9 +364,34 @@ BEGIN
         IF peers_alive(p_self) THEN
             PERFORM pg_notify('pushgate', 'd:' || req.id);
         END IF;
-        RETURN QUERY SELECT 'ok'::text, req.id, auth_json(req);
+        RETURN QUERY SELECT 'ok'::text, auth_view(req);
     END LOOP;
-    RETURN QUERY SELECT 'ok'::text, NULL::text, NULL::json;
+    RETURN QUERY SELECT 'ok'::text, NULL::auth_view_t;
+END $$;
+
+-- DELETE /device by the device itself: a revoked device is refused (401).
+CREATE FUNCTION device_revoke_self(p_device text, p_self text)
+RETURNS TABLE (outcome text, v auth_view_t)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = p_device AND d.status = 'active') THEN
+        RETURN QUERY SELECT 'device_inactive'::text, NULL::auth_view_t;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM device_revoke(p_device, NULL, NULL, p_self);
+END $$;
+
+-- DELETE /users/{username}/devices/{deviceId}: user_not_found, not_found or
+-- device_revoke()'s rows.
+CREATE FUNCTION user_device_revoke(p_app text, p_username text, p_device text, p_self text)
+RETURNS TABLE (outcome text, v auth_view_t)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM users WHERE app_id = p_app AND username = p_username) THEN
+        RETURN QUERY SELECT 'user_not_found'::text, NULL::auth_view_t;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM device_revoke(p_device, p_app, p_username, p_self);
 END $$;
 
 -- GET /device, GET /users/{u}/devices
@@ -336,19 +399,6 @@ CREATE FUNCTION device_json(d devices) RETURNS json
     LANGUAGE sql STABLE
     RETURN json_build_object('deviceId', d.id, 'name', d.name, 'status', d.status,
                              'createdAt', rfc3339(d.created_at), 'lastSeenAt', rfc3339(d.last_seen_at));
-
--- DELETE /users/{username}/devices/{deviceId}: user_not_found, not_found or
--- device_revoke()'s rows.
-CREATE FUNCTION user_device_revoke(p_app text, p_username text, p_device text, p_self text)
-RETURNS TABLE (outcome text, request_id text, body json)
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM users WHERE app_id = p_app AND username = p_username) THEN
-        RETURN QUERY SELECT 'user_not_found'::text, NULL::text, NULL::json;
-        RETURN;
-    END IF;
-    RETURN QUERY SELECT * FROM device_revoke(p_device, p_app, p_username, p_self);
-END $$;
 
 -- GET /users/{username}/devices: NULL when the user does not exist.
 CREATE FUNCTION user_devices_json(p_app text, p_username text) RETURNS json

@@ -1,60 +1,74 @@
 -- Tamper-evident audit log.
 --
--- Triggers append one row per security-relevant change (whatever code path made
--- it); a sealer (server/audit.c, one instance at a time) then chains the rows:
--- seq is gapless in sealing order and hash = sha256(prev_hash || the row), so
--- changing or deleting a sealed row breaks the chain that `pushgated audit
--- verify` walks. Rows are sealed once they are a few seconds old, so a
--- transaction that committed late is still sealed (in sealing order).
--- No secret is ever written here: ids, statuses and reasons only.
+-- Triggers append one row per security-relevant change, in the same transaction,
+-- whatever code path made it. One instance at a time (server/audit.c) seals the
+-- rows in blocks: one audit_seals row per block of audit_log ids
+-- (prev_last_id, last_id], with
+--   hash = SHA-256(prev_hash || SHA-256(row_1) || ... || SHA-256(row_n))
+-- over the block's rows in id order. Changing, deleting or inserting a row inside
+-- a sealed block changes its hash or count (`pushgated audit verify`); the audit
+-- rows themselves are never written again.
+--
+-- A block ends before the first row younger than the seal age, so it holds only
+-- rows whose transactions finished long ago: every statement of ours is one
+-- transaction and runs under a 5 s statement_timeout (server/db.c), far below the
+-- default seal age of 10 s. No secret is ever written here: ids, statuses and
+-- reasons only.
 CREATE TABLE audit_log (
     id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at        timestamptz NOT NULL DEFAULT clock_timestamp(),
     app_id    text,
     event     text NOT NULL,
     subject   text NOT NULL,
-    data      jsonb NOT NULL DEFAULT '{}',
-    seq       bigint UNIQUE,
-    prev_hash bytea,
-    hash      bytea
+    data      jsonb NOT NULL DEFAULT '{}'
 );
-CREATE INDEX audit_log_unsealed ON audit_log (id) WHERE seq IS NULL;
 
+CREATE TABLE audit_seals (
+    seq        bigint PRIMARY KEY,
+    last_id    bigint NOT NULL UNIQUE,
+    rows       integer NOT NULL,
+    prev_hash  bytea,
+    hash       bytea NOT NULL,
+    sealed_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- What is hashed of a row (pushgated audit verify builds the same bytes in C).
 CREATE FUNCTION audit_row_bytes(a audit_log) RETURNS bytea
     LANGUAGE sql IMMUTABLE
-    RETURN convert_to(concat_ws(E'\x1f', a.id::text, to_char(a.at AT TIME ZONE 'UTC',
-                                'YYYY-MM-DD"T"HH24:MI:SS.US'),
-                                COALESCE(a.app_id, ''), a.event, a.subject, a.data::text,
-                                a.seq::text), 'UTF8');
+    RETURN convert_to(concat_ws(E'\x1f', a.id::text,
+                                to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+                                COALESCE(a.app_id, ''), a.event, a.subject, a.data::text), 'UTF8');
 
-CREATE FUNCTION audit_hash(prev bytea, a audit_log) RETURNS bytea
-    LANGUAGE sql IMMUTABLE
-    RETURN sha256(COALESCE(prev, '\x'::bytea) || audit_row_bytes(a));
-
--- Seals up to p_limit rows older than p_age_s seconds; returns how many. Only
--- one session seals at a time (the others return 0 at once).
+-- Seals the next block (at most p_limit rows at least p_age_s seconds old);
+-- returns its row count. One session at a time; the others return 0.
 CREATE FUNCTION audit_seal(p_limit integer, p_age_s integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-    head audit_log;
-    rec audit_log;
-    n integer := 0;
+    head audit_seals;
+    lo bigint;
+    young bigint;
+    hi bigint;
+    n integer;
+    digest bytea;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(7350002) THEN
         RETURN 0;
     END IF;
-    SELECT * INTO head FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1;
-    FOR rec IN SELECT * FROM audit_log
-                WHERE seq IS NULL AND at < clock_timestamp() - make_interval(secs => p_age_s)
-                ORDER BY id LIMIT p_limit FOR UPDATE LOOP
-        rec.seq := COALESCE(head.seq, 0) + 1;
-        rec.prev_hash := head.hash;
-        rec.hash := audit_hash(head.hash, rec);
-        UPDATE audit_log SET seq = rec.seq, prev_hash = rec.prev_hash, hash = rec.hash
-         WHERE id = rec.id;
-        head := rec;
-        n := n + 1;
-    END LOOP;
+    SELECT * INTO head FROM audit_seals ORDER BY seq DESC LIMIT 1;
+    lo := COALESCE(head.last_id, 0);
+    SELECT min(id) INTO young FROM audit_log
+     WHERE id > lo AND at >= clock_timestamp() - make_interval(secs => p_age_s);
+    SELECT max(b.id), count(*), string_agg(sha256(audit_row_bytes(b)), ''::bytea ORDER BY b.id)
+      INTO hi, n, digest
+      FROM (SELECT * FROM audit_log a
+             WHERE a.id > lo AND (young IS NULL OR a.id < young)
+             ORDER BY a.id LIMIT p_limit) b;
+    IF n = 0 THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO audit_seals (seq, last_id, rows, prev_hash, hash)
+    VALUES (COALESCE(head.seq, 0) + 1, hi, n, head.hash,
+            sha256(COALESCE(head.hash, ''::bytea) || digest));
     RETURN n;
 END $$;
 
@@ -69,13 +83,16 @@ CREATE FUNCTION audit_auth_requests() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM audit_append(NEW.app_id, 'auth.created', NEW.id,
-            jsonb_build_object('userId', NEW.user_id, 'type', NEW.type,
-                               'verification', NEW.verification, 'expiresAt', rfc3339(NEW.expires_at)));
+        INSERT INTO audit_log (app_id, event, subject, data)
+        VALUES (NEW.app_id, 'auth.created', NEW.id,
+                jsonb_build_object('userId', NEW.user_id, 'type', NEW.type,
+                                   'verification', NEW.verification,
+                                   'expiresAt', rfc3339(NEW.expires_at)));
     ELSIF NEW.status IS DISTINCT FROM OLD.status THEN
-        PERFORM audit_append(NEW.app_id, 'auth.' || NEW.status, NEW.id,
-            jsonb_build_object('reason', NEW.reason, 'deviceId', NEW.device_id,
-                               'evidenceSha256', encode(sha256(convert_to(NEW.evidence, 'UTF8')), 'hex')));
+        INSERT INTO audit_log (app_id, event, subject, data)
+        VALUES (NEW.app_id, 'auth.' || NEW.status, NEW.id,
+                jsonb_build_object('reason', NEW.reason, 'deviceId', NEW.device_id,
+                                   'evidenceSha256', encode(sha256(convert_to(NEW.evidence, 'UTF8')), 'hex')));
     END IF;
     RETURN NULL;
 END $$;
