@@ -5,6 +5,7 @@
 #include "router.h"
 #include "server.h"
 #include "token.h"
+#include "valid.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +22,6 @@ struct auth_wait {
 static void app_unauthorized(struct req *r)
 {
     http_problem(r, 401, "invalid_application_credentials", APP_401_DETAIL);
-}
-
-static bool valid_id(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    return n >= 8 && n <= 64 &&
-           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                     "0123456789_-") == n;
 }
 
 /* Admin bearer token: compared as digests so that lengths do not leak. */

@@ -140,6 +140,13 @@ static const char *check_input(struct req *r, struct auth_input *in)
     return why ? why : check_code(r, in);
 }
 
+/* Prefer: respond-async (RFC 7240) asks for the asynchronous mode (api.md 5.1). */
+static bool prefers_async(const struct req *r)
+{
+    const char *prefer = http_header(r, "Prefer");
+    return prefer && strcasestr(prefer, "respond-async");
+}
+
 static json_t *field_or_null(const json_t *body, const char *key)
 {
     json_t *v = json_object_get(body, key);
@@ -206,7 +213,7 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
     json_t *body = authview_json(res, 0, 4);
     deliver_challenges(r, res, body);
     const char *id = json_string_value(json_object_get(body, "requestId"));
-    if (strcasestr(http_header(r, "Prefer") ? http_header(r, "Prefer") : "", "respond-async")) {
+    if (prefers_async(r)) {
         char loc[96];
         snprintf(loc, sizeof loc, "/auth/%s", id);
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Location", loc);
@@ -221,8 +228,7 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
 void h_auth_create(struct req *r)
 {
     struct auth_input in = {0};
-    const char *prefer = http_header(r, "Prefer");
-    in.async = prefer && strcasestr(prefer, "respond-async");
+    in.async = prefers_async(r);
     const char *why = check_input(r, &in);
     if (why)
         return http_bad_request(r, why);

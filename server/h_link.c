@@ -42,9 +42,7 @@ static void link_unusable(struct req *r, const char *outcome, bool html)
 /* shape check before hashing: base64url, at least 128 bits */
 static bool token_ok(const char *t)
 {
-    size_t n = strlen(t);
-    return n >= 22 && n <= 128 &&
-           strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+    return valid_b64url(t, 22, 128);
 }
 
 struct link_get {

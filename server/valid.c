@@ -17,11 +17,16 @@ bool valid_username(const char *s)
     return n >= 1 && n <= 128 && no_controls(s);
 }
 
-bool valid_id(const char *s)
+bool valid_b64url(const char *s, size_t min, size_t max)
 {
     size_t n = s ? strlen(s) : 0;
-    return n >= 8 && n <= 64 &&
+    return n >= min && n <= max &&
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+bool valid_id(const char *s)
+{
+    return valid_b64url(s, 8, 64);
 }
 
 bool valid_text(const char *s, size_t max_chars)
