@@ -42,7 +42,7 @@ struct db_conn {
      * text (callers pass string literals); named "s<index>". */
     const char *prepared[MAX_PREPARED];
     int nprepared;
-    int preparing; /* 1 + index while its PQsendPrepare is in flight */
+    int preparing;           /* 1 + index while its PQsendPrepare is in flight */
     struct timespec planned; /* when its cached plans were last dropped */
 };
 
@@ -105,6 +105,12 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* For the logs: the LISTEN connection (a session set-up) or the query pool. */
+static const char *pool_name(const struct db *db)
+{
+    return db->init_sql ? "listen" : "queries";
+}
+
 static void fail_queue(struct db *db)
 {
     struct db_query *q;
@@ -157,7 +163,8 @@ static void conn_fail(struct db_conn *c, const char *why)
     }
     if (db->up == 0) {
         if (!db->down)
-            log_kv(LOG_ERROR, "db unavailable: answering 503 until it is back", NULL);
+            log_kv(LOG_ERROR, "db unavailable: answering 503 until it is back", "pool",
+                   pool_name(db), NULL);
         db->down = true;
         fail_queue(db);
     }
@@ -243,7 +250,7 @@ static void conn_ready(struct db_conn *c)
     c->backoff_ms = BACKOFF_MIN_MS;
     clock_gettime(CLOCK_MONOTONIC, &c->planned);
     if (db->up++ == 0 && db->down)
-        log_kv(LOG_INFO, "db available again", NULL);
+        log_kv(LOG_INFO, "db available again", "pool", pool_name(db), NULL);
     db->down = false;
     conn_wait(c, EV_READ | EV_PERSIST, 0, conn_on_io);
     if (db->init_sql)

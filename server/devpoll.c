@@ -2,8 +2,11 @@
 
 #include "db.h"
 #include "devauth.h"
+#include "devknown.h"
 #include "hmap.h"
 #include "hold.h"
+#include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "challenge.h"
 
@@ -38,6 +41,19 @@ enum {
 };
 
 static void start_read(struct poll *p);
+static void hold_empty(struct poll *p);
+
+/* An uninterrupted read: what the device has pending, for its next poll. */
+static void remember(struct poll *p, PGresult *res)
+{
+    int n = PQntuples(res);
+    const char *ids[4];
+    if (n > 4)
+        return devknown_forget(p->srv->known, p->device_id);
+    for (int i = 0; i < n; i++)
+        ids[i] = PQgetvalue(res, i, C_REQ);
+    devknown_set(p->srv->known, p->device_id, ids, n);
+}
 static const struct hold_ops poll_ops;
 
 static long ms_left(const struct poll *p)
@@ -135,10 +151,19 @@ static void on_read(void *arg, enum db_status st, PGresult *res)
         drop(p); /* revoked while polling */
         return devauth_unauthorized(r);
     }
+    if (!p->dirty) /* no event for the device interrupted the read */
+        remember(p, res);
     if (PQntuples(res) > 0)
         return reply_challenges(p, res);
     if (p->dirty)
         return start_read(p);
+    hold_empty(p);
+}
+
+/* Nothing pending: hold the poll until a wake-up or its deadline. */
+static void hold_empty(struct poll *p)
+{
+    struct req *r = p->r;
     long left = ms_left(p);
     if (left <= 0 || p->srv->draining)
         return reply_challenges(p, NULL);
@@ -207,11 +232,18 @@ void devpoll_start(struct req *r, long wait_ms)
         p->deadline.tv_nsec -= 1000000000;
     }
     hmap_add(r->srv->polls, p->device_id, p);
+    bool known_empty = devknown_empty(r->srv->known, p->device_id);
+    metrics_poll(!known_empty);
+    if (known_empty) { /* no read: registered, so a wake-up still reaches it */
+        log_kv(LOG_DEBUG, "device poll held without a read", "deviceId", p->device_id, NULL);
+        return hold_empty(p);
+    }
     start_read(p);
 }
 
 void devpoll_wake(struct server *srv, const char *device_id)
 {
+    devknown_forget(srv->known, device_id);
     size_t n = 0;
     void **all = hmap_take(srv->polls, device_id, &n);
     for (size_t i = 0; i < n; i++)
@@ -223,6 +255,7 @@ void devpoll_wake(struct server *srv, const char *device_id)
 
 void devpoll_wake_all(struct server *srv)
 {
+    devknown_forget_all(srv->known);
     size_t n = 0;
     void **all = hmap_values(srv->polls, &n);
     for (size_t i = 0; i < n; i++)
@@ -244,6 +277,16 @@ void devpoll_deliver(struct server *srv, const char *device_id, json_t *item)
             reply_item(p, json_incref(item));
     }
     free(all);
+}
+
+void devpoll_created(struct server *srv, const char *device_id, const char *request_id)
+{
+    devknown_add(srv->known, device_id, request_id);
+}
+
+void devpoll_decided(struct server *srv, const char *device_id, const char *request_id)
+{
+    devknown_remove(srv->known, device_id, request_id);
 }
 
 bool devpoll_waiting(struct server *srv, const char *device_id)

@@ -4,7 +4,8 @@
  * request until one is created (devpoll_wake, from this instance or a peer's
  * NOTIFY) or N seconds pass. Each challenge is signed by the server at the
  * moment it is handed out. A poll registers itself before it reads, so a
- * wake-up that races with its read is never lost. */
+ * wake-up that races with its read is never lost. A device known to have
+ * nothing pending (devknown.h) is held without a read. */
 #ifndef PUSHGATE_DEVPOLL_H
 #define PUSHGATE_DEVPOLL_H
 
@@ -22,6 +23,11 @@ void devpoll_wake_all(struct server *srv);
 /* A challenge for the device was just created here: held polls get it
  * (item borrowed) without reading it back; polls mid-read read again. */
 void devpoll_deliver(struct server *srv, const char *device_id, json_t *item);
+/* A challenge for the device was created here / its answer was committed
+ * here: keeps what this instance knows of the device's pending challenges
+ * (devknown.h), so that its next poll may be held without a read. */
+void devpoll_created(struct server *srv, const char *device_id, const char *request_id);
+void devpoll_decided(struct server *srv, const char *device_id, const char *request_id);
 /* True when a poll of the device is registered here. */
 bool devpoll_waiting(struct server *srv, const char *device_id);
 

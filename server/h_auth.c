@@ -179,6 +179,7 @@ static void deliver_challenges(struct req *r, PGresult *res, const json_t *view)
     char *s1 = NULL, *s2 = NULL;
     for (char *d = strtok_r(devs, "{},", &s1), *n = strtok_r(nonces, "{},", &s2); d && n;
          d = strtok_r(NULL, "{},", &s1), n = strtok_r(NULL, "{},", &s2)) {
+        devpoll_created(r->srv, d, f.request_id);
         if (!devpoll_waiting(r->srv, d))
             continue;
         f.device_id = d;

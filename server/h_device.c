@@ -76,6 +76,7 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
     }
     /* committed: now the waiters may hear of it, the application first */
     json_t *body = authview_json(res, 0, 1);
+    devpoll_decided(r->srv, r->device_id, r->params[0]);
     authwait_resolve(r->srv, r->params[0], body);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

@@ -21,6 +21,15 @@ static const double buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
 #define NBUCKETS (sizeof buckets / sizeof *buckets)
 static unsigned long long latency_counts[NBUCKETS + 1];
 static double latency_sum;
+static unsigned long long polls_read, polls_unread;
+
+void metrics_poll(bool read)
+{
+    if (read)
+        polls_read++;
+    else
+        polls_unread++;
+}
 
 void metrics_request(const char *route, int status)
 {
@@ -120,8 +129,14 @@ static void on_scrape(void *arg, enum db_status st, PGresult *res)
                         "# TYPE pushgate_held_requests gauge\n"
                         "pushgate_held_requests{kind=\"auth\"} %zu\n"
                         "pushgate_held_requests{kind=\"device_poll\"} %zu\n"
-                        "# TYPE pushgate_db_up gauge\npushgate_db_up %d\n",
-                        hmap_count(srv->waiters), hmap_count(srv->polls), st == DB_OK);
+                        "# TYPE pushgate_db_up gauge\npushgate_db_up %d\n"
+                        "# HELP pushgate_device_polls_total device polls by whether they began "
+                        "with a database read\n"
+                        "# TYPE pushgate_device_polls_total counter\n"
+                        "pushgate_device_polls_total{read=\"database\"} %llu\n"
+                        "pushgate_device_polls_total{read=\"none\"} %llu\n",
+                        hmap_count(srv->waiters), hmap_count(srv->polls), st == DB_OK, polls_read,
+                        polls_unread);
     emit_latency(b);
     if (st == DB_OK)
         emit_db(b, res);

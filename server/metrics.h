@@ -9,10 +9,15 @@
 
 #include "http.h"
 
+#include <stdbool.h>
+
 /* route: the route pattern, or "unmatched". */
 void metrics_request(const char *route, int status);
 /* Device answer received -> waiters answered, in seconds. */
 void metrics_decision_latency(double seconds);
+/* A device poll began with a database read (true) or without one (false:
+ * the device was known to have nothing pending, devknown.h). */
+void metrics_poll(bool read);
 void metrics_free(void);
 
 void h_metrics(struct req *r);

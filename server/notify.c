@@ -42,6 +42,7 @@ char *notify_register(PGconn *pg)
 static void on_payload(void *arg, const char *payload)
 {
     struct notify *n = arg;
+    log_kv(LOG_DEBUG, "peer notification", "payload", payload, NULL); /* ids only */
     if (strncmp(payload, "c:", 2) == 0)
         devpoll_wake(n->srv, payload + 2);
     else if (strncmp(payload, "d:", 2) == 0)

@@ -5,6 +5,7 @@
 #include "curlev.h"
 #include "db.h"
 #include "devauth.h"
+#include "devknown.h"
 #include "hmap.h"
 #include "hold.h"
 #include "notify.h"
@@ -131,6 +132,7 @@ int serve_main(const struct config *cfg)
     srv.mailer = mailer_new(&srv);
     srv.waiters = hmap_new();
     srv.polls = hmap_new();
+    srv.known = devknown_new();
     srv.devauth = devauth_new();
     srv.notify = notify_new(&srv);
     struct audit *audit = audit_new(&srv);
@@ -144,6 +146,7 @@ int serve_main(const struct config *cfg)
     devauth_free(srv.devauth);
     hmap_free(srv.waiters);
     hmap_free(srv.polls);
+    devknown_free(srv.known);
     free(srv.holds);
     free(srv.instance_id);
     mailer_free(srv.mailer);

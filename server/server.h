@@ -18,6 +18,7 @@ struct signer;
 struct hmap;
 struct notify;
 struct devauth;
+struct devknown;
 
 struct server {
     struct event_base *base;
@@ -30,6 +31,7 @@ struct server {
     struct devauth *devauth; /* device key cache and jti replay cache */
     struct hmap *waiters;    /* request id -> struct waiter (authwait.c) */
     struct hmap *polls;      /* device id -> struct poll (devpoll.c) */
+    struct devknown *known;  /* devices known to have nothing pending (devknown.c) */
     void *holds;             /* every held request (hold.c) */
     char *instance_id;       /* this process's row in `instances` */
     struct evhttp *http;

@@ -348,8 +348,10 @@ class DatabaseOutage(harness.TestCase):
         self.assertEqual(s.request("GET", "/readyz", timeout=5).status, 503)
 
         self.pg.start()
-        # the pool reconnects by itself (backoff capped at 2 s) and says so
-        s.wait_log(lambda o: o.get("msg") == "db available again", timeout=30)
+        # the pool reconnects by itself (backoff capped at 2 s) and says so (the LISTEN
+        # connection says so too, with pool "listen": it may come back first)
+        s.wait_log(lambda o: o.get("msg") == "db available again" and o.get("pool") == "queries",
+                   timeout=30)
         self.assertEqual(s.request("GET", "/readyz", timeout=5).status, 200,
                          "readyz did not return to 200 after the database came back")
         r = s.request("POST", "/registration", body=dict(ALICE, username="carol"), headers=h,

@@ -389,6 +389,31 @@ class Metrics(PushBase):
             text, 'pushgate_http_requests_total{route="/auth",status="200"}'), 1, text)
 
 
+class KnownIdle(PushBase):
+    """One instance alone on its database (no peer, so no NOTIFY): what it knows of a
+    device's pending challenges comes from its own reads, creates and answers."""
+
+    def test_the_poll_after_an_answer_is_held_without_a_read(self):
+        user, (dev,) = self.new_user()
+        self.assertEqual(self.poll(dev, 0), [])  # read: nothing pending
+        held = POOL.submit(self.auth, user)      # created here: one pending
+        ch = self.challenge_for(dev)             # read: that one
+        self.assertEqual(self.answer(dev, ch).body["status"], "accepted")
+        self.assertEqual(held.result(30).body["status"], "accepted")
+        mark = len(self.s.logs)
+        waiting = POOL.submit(self.poll, dev, 30)  # answered here: nothing pending
+        self.s.wait_log(lambda o: o.get("msg") == "device poll held without a read"
+                        and o.get("deviceId") == dev.device_id, since=mark)
+        held = POOL.submit(self.auth, user)
+        challenges = waiting.result(40)
+        self.assertEqual(len(challenges), 1, "the poll held without a read missed the request")
+        _, ch2 = dev.verify_challenge(challenges[0]["challenge"])
+        self.assertEqual(self.answer(dev, ch2).body["status"], "accepted")
+        self.assertEqual(held.result(30).body["status"], "accepted")
+        text = self.s.request("GET", "/metrics").raw.decode()
+        self.assertRegex(text, r'(?m)^pushgate_device_polls_total\{read="none"\} [1-9]')
+
+
 class Listener:
     """LISTEN on the server's channel with psycopg2. Notifications arrive in commit
     order, so after our own marker NOTIFY everything committed before it has arrived:
@@ -446,6 +471,42 @@ class TwoInstances(PushBase):
         self.assertEqual((out.status, out.body["status"]), (200, "accepted"), out)
         self.assertEqual(a.request("GET", f"/auth/{ch['requestId']}", headers=self.h)
                          .body["status"], "accepted")
+
+    def test_a_device_known_idle_is_held_without_a_read_and_still_hears_its_peer(self):
+        """After its answer, a device's next poll on B is held without a database read
+        (B knows it has nothing pending); a request made on A and then a revocation made
+        on A still reach that poll, through NOTIFY."""
+        a, b = self.s, self.server()
+        user, (dev,) = self.new_user()
+        mark = len(b.logs)
+        held = POOL.submit(self.auth, user, server=a)
+        ch = self.challenge_for(dev, server=b)
+        # A's NOTIFY may reach B after B's read has found the challenge, and makes B
+        # forget what it knew: wait for it, so that what follows does not depend on the race
+        b.wait_log(lambda o: o.get("payload") == f"c:{dev.device_id}", since=mark)
+        self.assertEqual(self.answer(dev, ch, server=b).body["status"], "accepted")
+        self.assertEqual(held.result(30).body["status"], "accepted")
+        self.assertEqual(self.poll(dev, 0, b), [])  # a read that finds nothing: B knows
+        unread = lambda o: (o.get("msg") == "device poll held without a read"  # noqa: E731
+                            and o.get("deviceId") == dev.device_id)
+        mark = len(b.logs)
+        waiting = POOL.submit(self.poll, dev, 30, b)
+        b.wait_log(unread, since=mark)
+        held = POOL.submit(self.auth, user, server=a)
+        challenges = waiting.result(40)
+        self.assertEqual(len(challenges), 1, "the poll held without a read missed A's request")
+        _, ch2 = dev.verify_challenge(challenges[0]["challenge"])
+        self.assertNotEqual(ch2["requestId"], ch["requestId"])
+        self.assertEqual(self.answer(dev, ch2, server=b).body["status"], "accepted")
+        self.assertEqual(held.result(30).body["status"], "accepted")
+        mark = len(b.logs)
+        path = "/device/challenges"
+        waiting = POOL.submit(b.request, "GET", f"{path}?wait=30",
+                              headers={"Authorization": dev.proof("GET", path)}, timeout=40)
+        b.wait_log(unread, since=mark)
+        r = a.request("DELETE", f"/users/{user}/devices/{dev.device_id}", headers=self.h)
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(waiting.result(40).status, 401, "a revocation on A did not reach B")
 
 
 if __name__ == "__main__":
