@@ -1,6 +1,6 @@
 """Figures from pgload's logs (bench/run calls it; Debian's /usr/bin/python3, stdlib only).
 
-  analyze.py flows APPS_LOG DEVICES_LOG WARMUP_S
+  analyze.py flows APPS_LOG DEVICES_LOG WARMUP_S      (DEVICES_LOG "-": flows only)
       one line of key=value: flows/s over the measured window (answers received after the
       warm-up), decision latency (application received the 200 - device sent its signed
       approval, both CLOCK_REALTIME ns on this machine) and whole-flow latency
@@ -19,7 +19,7 @@ def pct(values, p):
 
 def flows(apps_log, dev_log, warmup_s):
     sent = {}
-    with open(dev_log) as f:
+    with open(dev_log if dev_log != "-" else "/dev/null") as f:
         for line in f:
             parts = line.split()
             if len(parts) == 2:

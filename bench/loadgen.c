@@ -12,10 +12,14 @@
  *       hold: one long-poll each (wait=60), held until SIGTERM/--duration; any answer
  *       before that is an error.
  *   pgload apps    --url URL --app ID --secret S --keys FILE [--from I] [--count N]
- *                  [--conns K] [--mode flow|hold] [--duration S] [--log FILE]
+ *                  [--conns K] [--mode flow|hold] [--rate R] [--duration S] [--log FILE]
  *       flow: K connections, closed loop, each calling synchronous POST /auth for its own
  *       users in turn (user i belongs to connection i mod K, so a user never has two
  *       requests pending); the log gets "requestId start_ns recv_ns http_status status".
+ *       --rate R paces the loop: request starts are spaced 1/R s apart across all
+ *       connections (a free connection waits for the next start time; one that is late
+ *       starts at once), so the offered load is at most R flows/s - "half load" is half
+ *       of what the unpaced loop reached, not a saturated machine with fewer connections.
  *       hold: one POST /auth (timeout 300) per user, held until SIGTERM/--duration.
  *
  * Every mode stops by itself after --duration seconds (a hard bound), prints one
@@ -45,8 +49,9 @@
 #define POLL_WAIT_S 30
 #define HOLD_POLL_WAIT_S 60
 #define HOLD_AUTH_TIMEOUT_S 300
-#define RAMP_PER_TICK 40 /* new requests per 50 ms tick (800/s): a faster ramp overran the
-                          * server's database queue (503 after its 4 s queue limit) */
+#define RAMP_PER_TICK                                                                              \
+    40 /* new requests per 50 ms tick (800/s): a faster ramp overran the                           \
+        * server's database queue (503 after its 4 s queue limit) */
 
 struct user {
     char name[32];
@@ -59,6 +64,7 @@ struct opts {
     int from, count, conns;
     long flows; /* apps flow: stop after this many answers (0: by --duration only) */
     double duration;
+    double rate; /* apps flow: at most this many request starts per second (0: unpaced) */
 } o = {.conns = 16, .duration = 30};
 
 static struct event_base *base;
@@ -220,8 +226,8 @@ static void print_stats(void)
 {
     printf("stats mode=%s sent=%ld ok=%ld err=%ld early=%ld conn_err=%ld inflight=%ld "
            "s2xx=%ld s4xx=%ld s5xx=%ld s0=%ld\n",
-           o.mode, n_sent, n_ok, n_err, n_early, n_conn_err, n_inflight, n_status[2],
-           n_status[4], n_status[5], n_status[0]);
+           o.mode, n_sent, n_ok, n_err, n_early, n_conn_err, n_inflight, n_status[2], n_status[4],
+           n_status[5], n_status[0]);
     fflush(stdout);
 }
 
@@ -386,13 +392,17 @@ static void fetch_jwks(void)
 
 struct app_conn {
     struct evhttp_connection *c;
+    struct event *pace; /* --rate: fires at this connection's next start time */
     int next;           /* index into users of this connection's next user */
     long long started;
     bool busy;
 };
 
+static long long next_start_ns; /* --rate: the next free start time */
+
 static struct app_conn *apps;
 static void app_send(struct app_conn *a);
+static void app_next(struct app_conn *a);
 static void begin_stop(void);
 
 static void on_auth(struct evhttp_request *r, void *arg)
@@ -422,7 +432,28 @@ static void on_auth(struct evhttp_request *r, void *arg)
     if (o.flows && n_ok + n_err >= o.flows)
         begin_stop();
     if (!stopping)
-        app_send(a);
+        app_next(a);
+}
+
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    if (!stopping)
+        app_send(arg);
+}
+
+/* The connection is free: start its next request now, or at the next start time. */
+static void app_next(struct app_conn *a)
+{
+    if (o.rate <= 0)
+        return app_send(a);
+    long long now = now_ns(), at = next_start_ns > now ? next_start_ns : now;
+    next_start_ns = at + (long long)(1e9 / o.rate);
+    if (at <= now)
+        return app_send(a);
+    struct timeval tv = {(long)((at - now) / 1000000000LL),
+                         (long)((at - now) % 1000000000LL / 1000)};
+    evtimer_add(a->pace, &tv);
 }
 
 static void app_send(struct app_conn *a)
@@ -463,7 +494,7 @@ static void on_ramp(evutil_socket_t fd, short what, void *arg)
         if (dev)
             device_poll(&devs[started]);
         else
-            app_send(&apps[started]);
+            app_next(&apps[started]);
     }
     if (started >= total) {
         printf("ready launched=%d\n", started);
@@ -556,6 +587,7 @@ static int cmd_apps(void)
     int timeout = !strcmp(o.sub, "hold") ? HOLD_AUTH_TIMEOUT_S + 30 : 60;
     for (int i = 0; i < o.conns; i++) {
         apps[i].c = conn_new(timeout);
+        apps[i].pace = evtimer_new(base, on_pace, &apps[i]);
         apps[i].next = i;
     }
     return run_loop();
@@ -594,6 +626,8 @@ int main(int argc, char **argv)
             o.conns = atoi(v);
         else if (!strcmp(a, "--flows"))
             o.flows = atol(v);
+        else if (!strcmp(a, "--rate"))
+            o.rate = atof(v);
         else if (!strcmp(a, "--duration"))
             o.duration = atof(v);
         else
