@@ -111,6 +111,20 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_add(st->tick, &tv);
 }
 
+/* epoll with libevent's change list: a socket whose write interest is added and
+ * dropped within one loop pass (every evhttp reply) costs no epoll_ctl pair.
+ * perf of GET /healthz under wrk: epoll_ctl was 16 % of the process. */
+static struct event_base *new_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 int serve_main(const struct config *cfg)
 {
     struct server srv = {.cfg = cfg};
@@ -119,7 +133,7 @@ int serve_main(const struct config *cfg)
         signer_free(srv.signer);
         return 1;
     }
-    srv.base = event_base_new();
+    srv.base = new_base();
     srv.db = db_new(srv.base, cfg->database_url, cfg->db_pool_size);
     int rc = 1;
     struct stopper st = {.srv = &srv};
