@@ -57,20 +57,6 @@ void devknown_free(struct devknown *k)
     free(k);
 }
 
-/* The entry of a device (still in the map), or NULL. */
-static struct known *lookup(struct devknown *k, const char *device)
-{
-    size_t n = 0;
-    void **all = hmap_take(k->map, device, &n);
-    struct known *e = n ? all[0] : NULL;
-    for (size_t i = 1; i < n; i++)
-        free(all[i]); /* never more than one; defensive */
-    if (e)
-        hmap_add(k->map, device, e);
-    free(all);
-    return e;
-}
-
 void devknown_forget(struct devknown *k, const char *device)
 {
     size_t n = 0;
@@ -100,7 +86,7 @@ void devknown_set(struct devknown *k, const char *device, const char *const *ids
 
 void devknown_add(struct devknown *k, const char *device, const char *request_id)
 {
-    struct known *e = lookup(k, device);
+    struct known *e = hmap_get(k->map, device);
     if (!e)
         return;
     if (e->n >= KNOWN_IDS || strlen(request_id) >= ID_LEN)
@@ -110,7 +96,7 @@ void devknown_add(struct devknown *k, const char *device, const char *request_id
 
 void devknown_remove(struct devknown *k, const char *device, const char *request_id)
 {
-    struct known *e = lookup(k, device);
+    struct known *e = hmap_get(k->map, device);
     for (int i = 0; e && i < e->n; i++) {
         if (strcmp(e->ids[i], request_id) != 0)
             continue;
@@ -122,7 +108,7 @@ void devknown_remove(struct devknown *k, const char *device, const char *request
 
 bool devknown_empty(struct devknown *k, const char *device)
 {
-    struct known *e = lookup(k, device);
+    struct known *e = hmap_get(k->map, device);
     if (!e)
         return false;
     if (mono_s() - e->read_at >= DEVKNOWN_TTL_S) {

@@ -74,6 +74,15 @@ void hmap_add(struct hmap *m, const char *key, void *value)
     m->count++;
 }
 
+void *hmap_get(struct hmap *m, const char *key)
+{
+    uint64_t h = fnv1a(key);
+    for (struct entry *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)
+        if (e->hash == h && strcmp(e->key, key) == 0)
+            return e->value;
+    return NULL;
+}
+
 void hmap_remove(struct hmap *m, const char *key, void *value)
 {
     uint64_t h = fnv1a(key);

@@ -17,6 +17,8 @@ void hmap_remove(struct hmap *m, const char *key, void *value);
 /* Removes every value under key and returns them (malloc'd array, *n set);
  * NULL when none. The caller frees the array. */
 void **hmap_take(struct hmap *m, const char *key, size_t *n);
+/* One value under key (the one added last), or NULL; the map is unchanged. */
+void *hmap_get(struct hmap *m, const char *key);
 /* True when key has at least one value. */
 int hmap_has(struct hmap *m, const char *key);
 /* A snapshot of every value (malloc'd array, *n set; caller frees). */

@@ -37,16 +37,14 @@ void metrics_request(const char *route, int status)
     snprintf(key, sizeof key, "%.63s %d", route, status);
     if (!requests)
         requests = hmap_new();
-    size_t n = 0;
-    void **found = hmap_take(requests, key, &n);
-    struct counter *c = n ? found[0] : calloc(1, sizeof *c);
-    free(found);
-    if (!n) {
+    struct counter *c = hmap_get(requests, key);
+    if (!c) {
+        c = calloc(1, sizeof *c);
         snprintf(c->route, sizeof c->route, "%s", route);
         c->status = status;
+        hmap_add(requests, key, c);
     }
     c->n++;
-    hmap_add(requests, key, c);
 }
 
 void metrics_decision_latency(double seconds)

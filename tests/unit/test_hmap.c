@@ -21,6 +21,8 @@ static void add_take_remove(void **state)
     assert_int_equal(hmap_count(m), 3);
     assert_true(hmap_has(m, "q_1"));
     assert_false(hmap_has(m, "q_3"));
+    assert_ptr_equal(hmap_get(m, "q_2"), &c);
+    assert_null(hmap_get(m, "q_3"));
     hmap_remove(m, "q_1", &a);
     hmap_remove(m, "q_1", &c); /* not under that key: no-op */
     assert_int_equal(hmap_count(m), 2);
