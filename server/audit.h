@@ -3,7 +3,7 @@
  * Triggers (sql/007_audit.sql) append audit rows in the same transaction as
  * each change. Every second this module asks the database to seal the next
  * block of rows at least PUSHGATE_AUDIT_SEAL_AGE seconds old (default 10)
- * with audit_seal() (sql/010_audit_blocks.sql), which one instance at a time
+ * with audit_seal() (sql/007_audit.sql), which one instance at a time
  * actually runs. `pushgated audit verify` (cli_audit.c) walks the blocks. */
 #ifndef PUSHGATE_AUDIT_H
 #define PUSHGATE_AUDIT_H

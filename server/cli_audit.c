@@ -1,4 +1,4 @@
-/* pushgated audit verify: walks the sealed blocks (sql/010_audit_blocks.sql)
+/* pushgated audit verify: walks the sealed blocks (sql/007_audit.sql)
  * in order and recomputes every hash in C -- not with the database's own
  * functions, which whoever tampered with the rows could have replaced too. */
 #include "audit.h"

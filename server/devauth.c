@@ -71,12 +71,7 @@ static int jti_record(struct devauth *d, const char *device_id, const char *jti)
     size_t n = strlen(device_id) + strlen(jti) + 2;
     s = malloc(sizeof *s + n);
     snprintf(s->key, n, "%s\n%s", device_id, jti);
-    size_t found = 0;
-    void **old = hmap_take(d->jti, s->key, &found);
-    for (size_t i = 0; i < found; i++)
-        hmap_add(d->jti, s->key, old[i]);
-    free(old);
-    if (found) {
+    if (hmap_has(d->jti, s->key)) {
         free(s);
         return -1;
     }
@@ -88,13 +83,7 @@ static int jti_record(struct devauth *d, const char *device_id, const char *jti)
 
 EVP_PKEY *devauth_key(struct server *srv, const char *device_id)
 {
-    size_t n = 0;
-    void **v = hmap_take(srv->devauth->keys, device_id, &n);
-    EVP_PKEY *k = n ? v[0] : NULL;
-    for (size_t i = 0; i < n; i++)
-        hmap_add(srv->devauth->keys, device_id, v[i]);
-    free(v);
-    return k;
+    return hmap_get(srv->devauth->keys, device_id);
 }
 
 static EVP_PKEY *key_for(struct server *srv, const char *device_id, const char *jwk_text)
@@ -183,7 +172,7 @@ static void on_device_row(void *arg, enum db_status st, PGresult *res)
 }
 
 /* With the key cached no read is needed: every device statement checks the
- * device's status itself (sql/011_device_checks.sql). */
+ * device's status itself (sql/006_auth.sql, sql/008_lean_auth.sql). */
 void devauth_check(struct req *r, void (*next)(struct req *r))
 {
     const char *h = http_header(r, "Authorization");

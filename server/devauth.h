@@ -7,7 +7,7 @@
  * last 120 s -- gets the same 401 invalid_device_proof. Parsed device keys
  * are cached (a device's key never changes); once cached, no read is made
  * here and the device statements themselves refuse a revoked device with the
- * same 401 (sql/011_device_checks.sql). The jti cache is per process. */
+ * same 401 (sql/006_auth.sql, sql/008_lean_auth.sql). The jti cache is per process. */
 #ifndef PUSHGATE_DEVAUTH_H
 #define PUSHGATE_DEVAUTH_H
 
