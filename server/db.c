@@ -1,8 +1,10 @@
 #include "db.h"
 
+#include "dbbatch.h"
 #include "log.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -16,6 +18,8 @@
 #define MAX_PREPARED 64 /* per connection; beyond it statements go unprepared */
 #define REPLAN_MS 10000 /* DISCARD PLANS this often: plans follow the tables' growth */
 
+struct batch_run;
+
 struct db_query {
     TAILQ_ENTRY(db_query) link;
     const char *sql;
@@ -24,8 +28,18 @@ struct db_query {
     db_cb cb;
     void *arg;
     struct timespec queued;
+    const struct db_batch *batch; /* may share a statement with others of this kind */
+    bool alone;                   /* its batch failed: it runs on its own now */
+    struct batch_run *run;        /* a batch statement: the items it carries */
 };
 TAILQ_HEAD(query_list, db_query);
+
+/* The items of one batch statement, in queue order (item k+1 of the SQL). */
+struct batch_run {
+    struct db *db;
+    int n;
+    struct db_query *items[DB_BATCH_MAX];
+};
 
 enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY };
 
@@ -59,6 +73,7 @@ struct db {
     void (*on_connect)(void *arg);
     void (*on_notify)(void *arg, const char *payload);
     void *session_arg;
+    unsigned long long batches, batched; /* batch statements sent, items they carried */
 };
 
 static void conn_start(struct db_conn *c);
@@ -75,6 +90,11 @@ static long ms_since(const struct timespec *t)
 
 static void query_free(struct db_query *q)
 {
+    if (q->run) { /* a batch freed before its callback ran (shutdown) */
+        for (int i = 0; i < q->run->n; i++)
+            query_free(q->run->items[i]);
+        free(q->run);
+    }
     for (int i = 0; i < q->nparams; i++)
         free(q->params[i]);
     free(q->params);
@@ -366,6 +386,84 @@ static void conn_replan(struct db_conn *c)
     conn_send(c, q);
 }
 
+/* The batch answered. Every item gets its own rows. A batch is one transaction:
+ * when PostgreSQL refused it (an error result), nothing of it was committed, so
+ * each item goes back to the head of the queue to run alone and meet its own
+ * outcome. Without a result (connection lost) each item hears "unavailable",
+ * as a lone statement would. */
+static void batch_done(void *arg, enum db_status st, PGresult *res)
+{
+    struct batch_run *run = arg;
+    int n = run->n;
+    run->n = 0; /* the items are handed on here; query_free frees only the run */
+    if (st != DB_OK && res) {
+        log_kv(LOG_DEBUG, "db batch failed: its items run alone", "sqlstate", db_sqlstate(res),
+               NULL);
+        for (int k = n - 1; k >= 0; k--) {
+            run->items[k]->alone = true;
+            TAILQ_INSERT_HEAD(&run->db->queue, run->items[k], link);
+        }
+        return; /* conn_deliver dispatches next */
+    }
+    for (int k = 0; k < n; k++) {
+        PGresult *mine = st == DB_OK ? dbbatch_rows(res, k + 1) : NULL;
+        query_finish(run->items[k], mine ? st : DB_UNAVAILABLE, mine);
+        PQclear(mine);
+    }
+}
+
+/* Parameter k of the batch: the array of every item's k-th parameter. */
+static struct db_query *batch_query(struct batch_run *run)
+{
+    struct db_query *first = run->items[0], *q = calloc(1, sizeof *q);
+    q->sql = first->batch->sql;
+    q->nparams = first->nparams;
+    q->params = calloc((size_t)q->nparams, sizeof(char *));
+    const char *vals[DB_BATCH_MAX];
+    for (int k = 0; k < q->nparams; k++) {
+        for (int i = 0; i < run->n; i++)
+            vals[i] = run->items[i]->params[k];
+        q->params[k] = dbbatch_array(vals, run->n);
+    }
+    q->cb = batch_done;
+    q->arg = run;
+    q->run = run;
+    q->queued = first->queued;
+    return q;
+}
+
+/* first has left the queue for an idle connection. If statements of its kind
+ * are queued too, they all leave together as one batch statement. */
+static struct db_query *batch_take(struct db *db, struct db_query *first)
+{
+    const struct db_batch *b = first->batch;
+    if (!b || first->alone || !TAILQ_FIRST(&db->queue))
+        return first;
+    struct batch_run *run = calloc(1, sizeof *run);
+    run->db = db;
+    run->items[run->n++] = first;
+    struct db_query *q = TAILQ_FIRST(&db->queue), *next;
+    for (; q && run->n < b->max && run->n < DB_BATCH_MAX; q = next) {
+        next = TAILQ_NEXT(q, link);
+        if (q->batch != b || q->alone || q->nparams != first->nparams)
+            continue;
+        TAILQ_REMOVE(&db->queue, q, link);
+        run->items[run->n++] = q;
+    }
+    if (run->n == 1) {
+        free(run);
+        return first;
+    }
+    db->batches++;
+    db->batched += (unsigned long long)run->n;
+    if (log_enabled(LOG_DEBUG)) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", run->n);
+        log_kv(LOG_DEBUG, "db batch sent", "items", n, NULL);
+    }
+    return batch_query(run);
+}
+
 static void dispatch(struct db *db)
 {
     for (int i = 0; i < db->size && !TAILQ_EMPTY(&db->queue); i++) {
@@ -378,7 +476,7 @@ static void dispatch(struct db *db)
         }
         struct db_query *q = TAILQ_FIRST(&db->queue);
         TAILQ_REMOVE(&db->queue, q, link);
-        conn_send(c, q);
+        conn_send(c, batch_take(db, q));
     }
 }
 
@@ -540,12 +638,12 @@ void db_free(struct db *db)
     free(db);
 }
 
-int db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
-             void *arg)
+static struct db_query *query_new(const char *sql, int nparams, const char *const *params, db_cb cb,
+                                  void *arg)
 {
     struct db_query *q = calloc(1, sizeof *q);
     if (!q)
-        return -1;
+        return NULL;
     q->sql = sql;
     q->cb = cb;
     q->arg = arg;
@@ -554,13 +652,59 @@ int db_query(struct db *db, const char *sql, int nparams, const char *const *par
     for (int i = 0; i < nparams; i++)
         q->params[i] = params[i] ? strdup(params[i]) : NULL;
     clock_gettime(CLOCK_MONOTONIC, &q->queued);
+    return q;
+}
+
+/* Debug: a statement that has to wait for a connection (a batch may form). */
+static void log_queued(const struct db *db, const struct db_query *q)
+{
+    int depth = 0;
+    bool waits = false;
+    for (const struct db_query *e = TAILQ_FIRST(&db->queue); e; e = TAILQ_NEXT(e, link)) {
+        depth++;
+        waits = waits || e == q;
+    }
+    char n[16];
+    snprintf(n, sizeof n, "%d", depth);
+    if (waits)
+        log_kv(LOG_DEBUG, "db statement waits for a connection", "pool", pool_name(db), "batch",
+               q->batch ? "yes" : "no", "depth", n, NULL);
+}
+
+static int query_submit(struct db *db, struct db_query *q)
+{
+    if (!q)
+        return -1;
     if (db->down) {
         query_fail_later(db, q);
         return 0;
     }
     TAILQ_INSERT_TAIL(&db->queue, q, link);
     dispatch(db);
+    if (log_enabled(LOG_DEBUG))
+        log_queued(db, q);
     return 0;
+}
+
+int db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
+             void *arg)
+{
+    return query_submit(db, query_new(sql, nparams, params, cb, arg));
+}
+
+int db_query_batch(struct db *db, const struct db_batch *batch, const char *sql, int nparams,
+                   const char *const *params, db_cb cb, void *arg)
+{
+    struct db_query *q = query_new(sql, nparams, params, cb, arg);
+    if (q)
+        q->batch = batch;
+    return query_submit(db, q);
+}
+
+void db_batch_stats(const struct db *db, unsigned long long *batches, unsigned long long *items)
+{
+    *batches = db->batches;
+    *items = db->batched;
 }
 
 void db_set_session(struct db *db, const char *init_sql, void (*on_connect)(void *arg),

@@ -33,6 +33,16 @@ void db_free(struct db *db);
 int db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
              void *arg);
 
+/* As db_query(), and the statement may share one round trip and one commit with
+ * others of the same batch kind that are queued at the same moment (dbbatch.h).
+ * The callback sees exactly what the statement alone would have returned (its
+ * rows, plus the batch's index column at the end), or DB_UNAVAILABLE. */
+struct db_batch;
+int db_query_batch(struct db *db, const struct db_batch *batch, const char *sql, int nparams,
+                   const char *const *params, db_cb cb, void *arg);
+/* Batch statements sent so far, and the statements they carried. */
+void db_batch_stats(const struct db *db, unsigned long long *batches, unsigned long long *items);
+
 /* Session set-up for a dedicated connection (e.g. LISTEN): init_sql runs
  * first on every (re)connect, then on_connect(arg) is called (the place to
  * re-check what a notification may have announced while disconnected).

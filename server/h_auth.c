@@ -4,6 +4,7 @@
 #include "authwait.h"
 #include "challenge.h"
 #include "db.h"
+#include "dbbatch.h"
 #include "devpoll.h"
 #include "handlers.h"
 #include "otp.h"
@@ -226,6 +227,12 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
     json_decref(body);
 }
 
+/* Creates that queue for a connection share one statement and one commit. */
+static const struct db_batch create_batch = {
+    "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.i "
+    "FROM auth_create_batch($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
+    DB_BATCH_MAX};
+
 void h_auth_create(struct req *r)
 {
     struct auth_input in = {0};
@@ -252,10 +259,10 @@ void h_auth_create(struct req *r)
                        r->srv->instance_id,
                        BACKOFF_BASE_S,
                        BACKOFF_CAP_S};
-    db_query(r->srv->db,
-             "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).* "
-             "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
-             14, p, on_auth_created, r);
+    db_query_batch(r->srv->db, &create_batch,
+                   "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).* "
+                   "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
+                   14, p, on_auth_created, r);
     free(id);
     free(ctx);
     free(tx);

@@ -3,6 +3,7 @@
 #include "authview.h"
 #include "authwait.h"
 #include "db.h"
+#include "dbbatch.h"
 #include "devauth.h"
 #include "devpoll.h"
 #include "handlers.h"
@@ -88,6 +89,11 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
     json_decref(body);
 }
 
+/* Answers that queue for a connection share one statement and one commit. */
+static const struct db_batch decide_batch = {
+    "SELECT o.outcome, (o.v).*, o.i FROM auth_decide_batch($1,$2,$3,$4,$5,$6,$7,$8,$9) o",
+    DB_BATCH_MAX};
+
 void h_device_answer(struct req *r)
 {
     const char *jws;
@@ -102,8 +108,9 @@ void h_device_answer(struct req *r)
         return http_problem(r, 400, "invalid_response", "the response does not verify");
     const char *p[] = {r->params[0], r->device_id,        a.nonce,     a.decision, a.reason, a.code,
                        jws,          r->srv->instance_id, FRAUD_LOCK_S};
-    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM auth_decide($1,$2,$3,$4,$5,$6,$7,$8,$9) o",
-             9, p, on_decided, r);
+    db_query_batch(r->srv->db, &decide_batch,
+                   "SELECT o.outcome, (o.v).* FROM auth_decide($1,$2,$3,$4,$5,$6,$7,$8,$9) o", 9, p,
+                   on_decided, r);
     json_decref(payload);
 }
 

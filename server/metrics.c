@@ -135,6 +135,17 @@ static void on_scrape(void *arg, enum db_status st, PGresult *res)
                         "pushgate_device_polls_total{read=\"none\"} %llu\n",
                         hmap_count(srv->waiters), hmap_count(srv->polls), st == DB_OK, polls_read,
                         polls_unread);
+    unsigned long long batches = 0, batched = 0;
+    db_batch_stats(srv->db, &batches, &batched);
+    evbuffer_add_printf(b,
+                        "# HELP pushgate_db_batches_total statements that carried several "
+                        "queued ones (group commit)\n"
+                        "# TYPE pushgate_db_batches_total counter\n"
+                        "pushgate_db_batches_total %llu\n"
+                        "# HELP pushgate_db_batched_total statements carried by those\n"
+                        "# TYPE pushgate_db_batched_total counter\n"
+                        "pushgate_db_batched_total %llu\n",
+                        batches, batched);
     emit_latency(b);
     if (st == DB_OK)
         emit_db(b, res);

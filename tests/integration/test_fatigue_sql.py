@@ -1,14 +1,18 @@
-"""Push-fatigue rules of auth_create() (sql/008_lean_auth.sql), driven in SQL.
+"""auth_create() and auth_decide() driven in SQL: the push-fatigue rules
+(sql/008_lean_auth.sql) and the batch functions of group commit (sql/009_batches.sql).
 
 The HTTP tests (test_push.py) show the first strike; doubling, the reset on accept and the
 rules for cancelled, revoked and expired requests need request histories that are minutes
 old, so this test writes them directly: each request records the run of denied/expired
 requests before it, and auth_create() carries the run on from the user's latest request.
-Backoff: 10 s x 2^(n-1), capped (here at 60 s)."""
+Backoff: 10 s x 2^(n-1), capped (here at 60 s).
+
+A batch runs its items one after another in one transaction; each item must get exactly
+the outcome it would have had alone, in arrival order, and its rows must carry its index."""
 import harness
 
 
-class FatigueSql(harness.TestCase):
+class SqlBase(harness.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -21,17 +25,21 @@ class FatigueSql(harness.TestCase):
     def sql(self, text):
         return self.pg.psql(text, db=self.db).strip()
 
-    def new_user(self):
+    def new_user(self, devices=1):
+        """A user with devices d_<user>, d_<user>_2, ..."""
         type(self).n += 1
-        user = f"fatigue{self.n}"
-        self.sql(f"""
-            INSERT INTO users (app_id, username, email) VALUES ('{self.app}', '{user}', 'f@x.invalid');
-            INSERT INTO registrations (id, app_id, user_id, email, token_hash, status, expires_at)
-              SELECT 'r_{user}', '{self.app}', id, email, 'h_{user}', 'completed', now() + interval '1 day'
-                FROM users WHERE username = '{user}';
-            INSERT INTO devices (id, app_id, user_id, registration_id, name, public_jwk)
-              SELECT 'd_{user}', '{self.app}', id, 'r_{user}', 'phone', '{{}}'
-                FROM users WHERE username = '{user}';""")
+        user = f"{self.prefix}{self.n}"
+        self.sql(f"INSERT INTO users (app_id, username, email) "
+                 f"VALUES ('{self.app}', '{user}', 'f@x.invalid')")
+        for i in range(1, devices + 1):
+            dev = f"d_{user}" + (f"_{i}" if i > 1 else "")
+            self.sql(f"""
+                INSERT INTO registrations (id, app_id, user_id, email, token_hash, status, expires_at)
+                  SELECT 'r_{dev}', '{self.app}', id, email, 'h_{dev}', 'completed', now() + interval '1 day'
+                    FROM users WHERE username = '{user}';
+                INSERT INTO devices (id, app_id, user_id, registration_id, name, public_jwk)
+                  SELECT '{dev}', '{self.app}', id, 'r_{dev}', 'phone', '{{}}'
+                    FROM users WHERE username = '{user}';""")
         return user
 
     def create(self, user):
@@ -42,6 +50,10 @@ class FatigueSql(harness.TestCase):
             'self', 10, 60)""")
         outcome, retry = out.split("|")
         return outcome, int(retry) if retry else None
+
+
+class FatigueSql(SqlBase):
+    prefix = "fatigue"
 
     def end_latest(self, user, status, reason=None, ago=0):
         """The user's latest request ended `ago` seconds ago with this status."""
@@ -111,6 +123,55 @@ class FatigueSql(harness.TestCase):
         self.assertEqual(self.create(user)[0], "ok")  # the one strike is an hour old
         self.end_latest(user, "denied", "user_denied")
         self.assertRetry(self.create(user), 19, 20)  # the second strike of the run
+
+
+def arr(*vals):
+    """An SQL text[] constructor of literal values (None: NULL)."""
+    return "ARRAY[" + ", ".join("NULL" if v is None else f"'{v}'" for v in vals) + "]::text[]"
+
+
+class BatchSql(SqlBase):
+    prefix = "batch"
+
+    def create_batch(self, items):
+        """items: (username, request id); rows (i, outcome, request id) ordered by i."""
+        n = len(items)
+        rows = self.sql(f"""SELECT i, outcome, (v).v_id FROM auth_create_batch(
+            {arr(*[self.app] * n)}, {arr(*[u for u, _ in items])}, {arr(*[q for _, q in items])},
+            {arr(*['authentication'] * n)}, {arr(*[None] * n)}, {arr(*[None] * n)},
+            {arr(*[None] * n)}, {arr(*['none'] * n)}, {arr(*[None] * n)}, {arr(*['true'] * n)},
+            {arr(*['60'] * n)}, {arr(*['self'] * n)}, {arr(*['10'] * n)}, {arr(*['60'] * n)})
+            ORDER BY i""")
+        return [tuple(r.split("|")) for r in rows.splitlines()]
+
+    def nonce(self, request_id, device):
+        return self.sql(f"SELECT nonce FROM auth_challenges "
+                        f"WHERE request_id = '{request_id}' AND device_id = '{device}'")
+
+    def test_create_batch_gives_each_item_its_own_outcome(self):
+        one, none = self.new_user(), self.new_user(devices=0)
+        got = self.create_batch([(one, "q_b1"), ("nobody", "q_b2"), (none, "q_b3"), (one, "q_b4")])
+        self.assertEqual(got, [("1", "ok", "q_b1"), ("2", "user_not_found", ""),
+                               ("3", "no_active_device", ""), ("4", "rate_limited", "")])
+        self.assertEqual(self.sql("SELECT count(*) FROM auth_requests WHERE id LIKE 'q_b_'"), "1")
+
+    def test_decide_batch_first_answer_wins_and_each_gets_its_own_outcome(self):
+        two, other = self.new_user(devices=2), self.new_user()
+        self.assertEqual([r[1] for r in self.create_batch([(two, "q_d1"), (other, "q_d2")])],
+                         ["ok", "ok"])
+        d1, d2, d3 = f"d_{two}", f"d_{two}_2", f"d_{other}"
+        n1, n2 = self.nonce("q_d1", d1), self.nonce("q_d1", d2)
+        rows = self.sql(f"""SELECT i, outcome, (v).v_status, (v).v_device FROM auth_decide_batch(
+            {arr('q_d1', 'q_d1', 'q_d2')}, {arr(d2, d1, d3)}, {arr(n2, n1, 'not-the-nonce')},
+            {arr('deny', 'approve', 'approve')}, {arr(None, None, None)}, {arr(None, None, None)},
+            {arr('e2', 'e1', 'e3')}, {arr('self', 'self', 'self')}, {arr('3600', '3600', '3600')})
+            ORDER BY i""").splitlines()
+        self.assertEqual(rows[0], f"1|ok|denied|{d2}")  # arrived first: it decides
+        self.assertEqual(rows[1].split("|")[:2], ["2", "already_decided"])
+        self.assertEqual(rows[2].split("|")[:2], ["3", "invalid_response"])
+        self.assertEqual(self.sql("SELECT status, device_id FROM auth_requests WHERE id = 'q_d1'"),
+                         f"denied|{d2}")
+        self.assertEqual(self.sql("SELECT status FROM auth_requests WHERE id = 'q_d2'"), "pending")
 
 
 if __name__ == "__main__":

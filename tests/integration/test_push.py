@@ -415,6 +415,101 @@ class KnownIdle(PushBase):
         self.assertRegex(text, r'(?m)^pushgate_device_polls_total\{read="none"\} [1-9]')
 
 
+class GroupCommit(PushBase):
+    """Answers that queue for a connection go to the database as one batch statement
+    (sql/009_batches.sql). With one connection held busy, queued answers are certain to
+    meet in one batch; each must still get its own outcome, in arrival order, and when
+    the batch statement itself fails, each must run alone and get the same outcome."""
+
+    def setUp(self):
+        super().setUp()
+        import psycopg2
+        self.g = self.server(env={"PUSHGATE_DB_POOL_SIZE": "1", "PUSHGATE_LOG_LEVEL": "debug"})
+        self.pg_conn = psycopg2.connect(self.db_url)
+        self.pg_conn.autocommit = True
+        self.addCleanup(self.pg_conn.close)
+
+    def q(self, sql, *args):
+        cur = self.pg_conn.cursor()
+        cur.execute(sql, args)
+        return cur.fetchall() if cur.description else None
+
+    def hold_the_connection(self):
+        """g's only connection waits inside auth_create on a user's advisory lock taken
+        here; returns the held request and the lock's release."""
+        user, _ = self.new_user(server=self.g)
+        key = f"{self.app['applicationId']}/{user}"
+        self.q("SELECT pg_advisory_lock(73501, hashtext(%s))", key)
+        held = POOL.submit(self.auth, user, server=self.g, headers={"Prefer": "respond-async"})
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' " \
+                  "AND query LIKE '%%auth_create%%'"
+        self.assertEqual(harness.poll(lambda: self.q(waiting)[0][0], lambda n: n == 1), 1)
+        return held, lambda: self.q("SELECT pg_advisory_unlock(73501, hashtext(%s))", key)
+
+    def queue_answers(self, answers):
+        """Sends each (device, challenge, decision, nonce) in turn, once the one before
+        is queued in the server; returns the futures of their responses."""
+        out = []
+        for dev, ch, decision, nonce in answers:
+            mark = len(self.g.logs)
+            ch = {**ch, "nonce": nonce or ch["nonce"]}
+            out.append(POOL.submit(self.answer, dev, ch, decision, self.g))
+            self.g.wait_log(lambda o: o.get("msg") == "db statement waits for a connection"
+                            and o.get("batch") == "yes", since=mark)
+        return out
+
+    def batches(self):
+        text = self.g.request("GET", "/metrics").raw.decode()
+        return [int(re.search(rf"(?m)^pushgate_db_{n}_total (\d+)$", text).group(1))
+                for n in ("batches", "batched")]
+
+    def four_answers(self):
+        """Two devices of one user answering the same request, one other answer, one
+        with a wrong nonce; the expected outcome of each."""
+        (a, (d1, d2)), (b, (d3,)), (c, (d4,)) = (self.new_user(2, self.g), self.new_user(1, self.g),
+                                                 self.new_user(1, self.g))
+        for user in (a, b, c):
+            self.auth_async(user)
+        c1, c2 = self.challenge_for(d1, server=self.g), self.challenge_for(d2, server=self.g)
+        c3, c4 = self.challenge_for(d3, server=self.g), self.challenge_for(d4, server=self.g)
+        answers = [(d2, c2, "deny", None), (d1, c1, "approve", None), (d3, c3, "approve", None),
+                   (d4, c4, "approve", "bm90LXRoZS1ub25jZQ")]
+        return answers, [(200, "denied"), (409, None), (200, "accepted"), (400, None)]
+
+    def outcomes(self, futures):
+        out = []
+        for f in futures:
+            r = f.result(30)
+            out.append((r.status, r.body.get("status") if r.status == 200 else None))
+        return out
+
+    def test_queued_answers_share_one_statement_and_keep_their_own_outcomes(self):
+        answers, expected = self.four_answers()
+        before = self.batches()
+        held, release = self.hold_the_connection()
+        futures = self.queue_answers(answers)
+        release()
+        self.assertEqual(held.result(30).status, 202)
+        self.assertEqual(self.outcomes(futures), expected)
+        after = self.batches()
+        self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 4))
+
+    def test_a_failed_batch_runs_each_answer_alone(self):
+        answers, expected = self.four_answers()
+        args = "text[], text[], text[], text[], text[], text[], text[], text[], text[]"
+        self.q(f"ALTER FUNCTION auth_decide_batch({args}) RENAME TO auth_decide_batch_off")
+        self.addCleanup(self.q, f"ALTER FUNCTION auth_decide_batch_off({args}) "
+                                f"RENAME TO auth_decide_batch")
+        mark = len(self.g.logs)
+        held, release = self.hold_the_connection()
+        futures = self.queue_answers(answers)
+        release()
+        self.assertEqual(held.result(30).status, 202)
+        self.assertEqual(self.outcomes(futures), expected)
+        self.g.wait_log(lambda o: o.get("msg") == "db batch failed: its items run alone",
+                        since=mark)
+
+
 class Listener:
     """LISTEN on the server's channel with psycopg2. Notifications arrive in commit
     order, so after our own marker NOTIFY everything committed before it has arrived:
