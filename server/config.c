@@ -122,6 +122,9 @@ static int load_numbers(struct config *c, config_getenv_fn get, void *ctx, char 
     v = or_default(get("PUSHGATE_DB_POOL_SIZE", ctx), "4");
     if (parse_int(v, 1, 64, &c->db_pool_size) < 0)
         FAIL("PUSHGATE_DB_POOL_SIZE must be an integer from 1 to 64");
+    v = or_default(get("PUSHGATE_DB_BATCH_MAX", ctx), "16");
+    if (parse_int(v, 1, 32, &c->db_batch_max) < 0)
+        FAIL("PUSHGATE_DB_BATCH_MAX must be an integer from 1 to 32");
     v = or_default(get("PUSHGATE_DRAIN_SECONDS", ctx), "10");
     if (parse_int(v, 0, 25, &c->drain_seconds) < 0)
         FAIL("PUSHGATE_DRAIN_SECONDS must be an integer from 0 to 25");

@@ -73,6 +73,7 @@ struct db {
     void (*on_connect)(void *arg);
     void (*on_notify)(void *arg, const char *payload);
     void *session_arg;
+    int batch_max;                       /* items per batch statement, at most */
     unsigned long long batches, batched; /* batch statements sent, items they carried */
 };
 
@@ -437,13 +438,14 @@ static struct db_query *batch_query(struct batch_run *run)
 static struct db_query *batch_take(struct db *db, struct db_query *first)
 {
     const struct db_batch *b = first->batch;
-    if (!b || first->alone || !TAILQ_FIRST(&db->queue))
+    int max = b && b->max < db->batch_max ? b->max : db->batch_max;
+    if (!b || first->alone || max < 2 || !TAILQ_FIRST(&db->queue))
         return first;
     struct batch_run *run = calloc(1, sizeof *run);
     run->db = db;
     run->items[run->n++] = first;
     struct db_query *q = TAILQ_FIRST(&db->queue), *next;
-    for (; q && run->n < b->max && run->n < DB_BATCH_MAX; q = next) {
+    for (; q && run->n < max && run->n < DB_BATCH_MAX; q = next) {
         next = TAILQ_NEXT(q, link);
         if (q->batch != b || q->alone || q->nparams != first->nparams)
             continue;
@@ -588,6 +590,7 @@ struct db *db_new(struct event_base *base, const char *conninfo, int size)
     db->base = base;
     db->conninfo = strdup(conninfo);
     db->size = size;
+    db->batch_max = DB_BATCH_MAX;
     db->conns = calloc((size_t)size, sizeof *db->conns);
     TAILQ_INIT(&db->queue);
     TAILQ_INIT(&db->done);
@@ -699,6 +702,11 @@ int db_query_batch(struct db *db, const struct db_batch *batch, const char *sql,
     if (q)
         q->batch = batch;
     return query_submit(db, q);
+}
+
+void db_set_batch_max(struct db *db, int max)
+{
+    db->batch_max = max < 1 ? 1 : max > DB_BATCH_MAX ? DB_BATCH_MAX : max;
 }
 
 void db_batch_stats(const struct db *db, unsigned long long *batches, unsigned long long *items)

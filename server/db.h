@@ -40,6 +40,9 @@ int db_query(struct db *db, const char *sql, int nparams, const char *const *par
 struct db_batch;
 int db_query_batch(struct db *db, const struct db_batch *batch, const char *sql, int nparams,
                    const char *const *params, db_cb cb, void *arg);
+/* Items per batch statement from now on (1: every statement alone); default
+ * DB_BATCH_MAX. A kind's own db_batch.max still applies. */
+void db_set_batch_max(struct db *db, int max);
 /* Batch statements sent so far, and the statements they carried. */
 void db_batch_stats(const struct db *db, unsigned long long *batches, unsigned long long *items);
 

@@ -135,6 +135,7 @@ int serve_main(const struct config *cfg)
     }
     srv.base = new_base();
     srv.db = db_new(srv.base, cfg->database_url, cfg->db_pool_size);
+    db_set_batch_max(srv.db, cfg->db_batch_max);
     int rc = 1;
     struct stopper st = {.srv = &srv};
     st.tick = event_new(srv.base, -1, EV_PERSIST, on_drain_tick, &st);

@@ -494,6 +494,17 @@ class GroupCommit(PushBase):
         after = self.batches()
         self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 4))
 
+    def test_batch_max_1_sends_each_answer_alone(self):
+        self.g = self.server(env={"PUSHGATE_DB_POOL_SIZE": "1", "PUSHGATE_LOG_LEVEL": "debug",
+                                  "PUSHGATE_DB_BATCH_MAX": "1"})
+        answers, expected = self.four_answers()
+        held, release = self.hold_the_connection()
+        futures = self.queue_answers(answers)
+        release()
+        self.assertEqual(held.result(30).status, 202)
+        self.assertEqual(self.outcomes(futures), expected)
+        self.assertEqual(self.batches(), [0, 0])
+
     def test_a_failed_batch_runs_each_answer_alone(self):
         answers, expected = self.four_answers()
         args = "text[], text[], text[], text[], text[], text[], text[], text[], text[]"

@@ -46,6 +46,7 @@ static void defaults(void **state)
     assert_int_equal(c.log_level, LOG_INFO);
     assert_false(c.log_json);
     assert_int_equal(c.db_pool_size, 4);
+    assert_int_equal(c.db_batch_max, 16);
     assert_int_equal(c.drain_seconds, 10);
     config_free(&c);
 }
@@ -115,6 +116,8 @@ static void rejections(void **state)
         {"PUSHGATE_MAIL_FROM", "no-at-sign"},
         {"PUSHGATE_MAIL_FROM", "a@b\r\nBcc: x@y"},
         {"PUSHGATE_DB_POOL_SIZE", "0"},
+        {"PUSHGATE_DB_BATCH_MAX", "33"},
+        {"PUSHGATE_DB_BATCH_MAX", "0"},
         {"PUSHGATE_DRAIN_SECONDS", "26"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
