@@ -15,8 +15,9 @@
 #define QUEUE_TIMEOUT_MS 4000 /* keeps "database down -> 503" under 5 s */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
-#define MAX_PREPARED 64 /* per connection; beyond it statements go unprepared */
-#define REPLAN_MS 10000 /* DISCARD PLANS this often: plans follow the tables' growth */
+#define MAX_PREPARED 64     /* per connection; beyond it statements go unprepared */
+#define REPLAN_MS 10000     /* DISCARD PLANS this often: plans follow the tables' growth */
+#define REPLAN_FIRST_MS 500 /* ... and sooner on a new connection: 0.5, 1, 2, 4, 8 s */
 
 struct batch_run;
 
@@ -58,6 +59,7 @@ struct db_conn {
     int nprepared;
     int preparing;           /* 1 + index while its PQsendPrepare is in flight */
     struct timespec planned; /* when its cached plans were last dropped */
+    int replan_ms;           /* the next drop after that: doubles up to REPLAN_MS */
 };
 
 struct db {
@@ -215,7 +217,9 @@ static void on_notice(void *arg, const char *message)
  * every call. A cached plan made while a table was still small would stay a
  * sequential scan as the table grows (the benchmark saw 7 full scans of
  * auth_requests per flow), so each connection also drops its plans every
- * REPLAN_MS (see dispatch). Overrides an `options` given in the conninfo. */
+ * REPLAN_MS, and sooner while it is new (0.5, 1, 2, 4, 8 s after it connects:
+ * a fresh deployment's tables grow fastest then; see dispatch). Overrides an
+ * `options` given in the conninfo. */
 static PGconn *start_connect(const char *conninfo)
 {
     static const char *const keys[] = {"dbname", "options", NULL};
@@ -270,6 +274,7 @@ static void conn_ready(struct db_conn *c)
     c->state = C_IDLE;
     c->backoff_ms = BACKOFF_MIN_MS;
     clock_gettime(CLOCK_MONOTONIC, &c->planned);
+    c->replan_ms = REPLAN_FIRST_MS; /* plans made while tables are small are redone soon */
     if (db->up++ == 0 && db->down)
         log_kv(LOG_INFO, "db available again", "pool", pool_name(db), NULL);
     db->down = false;
@@ -384,6 +389,7 @@ static void conn_replan(struct db_conn *c)
     q->params = calloc(1, sizeof(char *));
     clock_gettime(CLOCK_MONOTONIC, &q->queued);
     clock_gettime(CLOCK_MONOTONIC, &c->planned);
+    c->replan_ms = c->replan_ms * 2 < REPLAN_MS ? c->replan_ms * 2 : REPLAN_MS;
     conn_send(c, q);
 }
 
@@ -472,7 +478,7 @@ static void dispatch(struct db *db)
         struct db_conn *c = &db->conns[i];
         if (c->state != C_IDLE)
             continue;
-        if (ms_since(&c->planned) > REPLAN_MS) {
+        if (ms_since(&c->planned) > c->replan_ms) {
             conn_replan(c); /* the queue waits one round trip */
             continue;
         }

@@ -494,6 +494,25 @@ class GroupCommit(PushBase):
         after = self.batches()
         self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 4))
 
+    def test_queued_credential_reads_share_one_statement(self):
+        user, _ = self.new_user(server=self.g)
+        rid = self.auth_async(user).body["requestId"]
+        callers = [self.h, {**self.h, "x-application-secret": "wrong"},
+                   {**self.h, "x-application-id": "a_unknownunknown"}, self.h]
+        before = self.batches()
+        held, release = self.hold_the_connection()
+        futures = []
+        for h in callers:
+            mark = len(self.g.logs)
+            futures.append(POOL.submit(self.g.request, "GET", f"/auth/{rid}", headers=h))
+            self.g.wait_log(lambda o: o.get("msg") == "db statement waits for a connection"
+                            and o.get("batch") == "yes", since=mark)
+        release()
+        self.assertEqual(held.result(30).status, 202)
+        self.assertEqual([f.result(30).status for f in futures], [200, 401, 401, 200])
+        after = self.batches()
+        self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 4))
+
     def test_batch_max_1_sends_each_answer_alone(self):
         self.g = self.server(env={"PUSHGATE_DB_POOL_SIZE": "1", "PUSHGATE_LOG_LEVEL": "debug",
                                   "PUSHGATE_DB_BATCH_MAX": "1"})
