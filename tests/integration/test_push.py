@@ -513,6 +513,32 @@ class GroupCommit(PushBase):
         after = self.batches()
         self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 4))
 
+    def test_queued_creates_share_one_statement_and_keep_their_own_outcomes(self):
+        (a, _), (b, _), (c, _) = (self.new_user(server=self.g) for _ in range(3))
+        before = self.batches()
+        held, release = self.hold_the_connection()
+        futures = []
+        for user in (a, b, c, a):  # a twice: one pending request per user
+            mark = len(self.g.logs)
+            futures.append(POOL.submit(self.auth, user, server=self.g,
+                                       headers={"Prefer": "respond-async"}))
+            self.g.wait_log(lambda o: o.get("msg") == "db statement waits for a connection"
+                            and o.get("batch") == "yes", since=mark)
+        release()
+        self.assertEqual(held.result(30).status, 202)
+        got = [f.result(30) for f in futures]
+        self.assertEqual([r.status for r in got[:3]], [202, 202, 202], got)
+        self.assertProblem(got[3], 429, "rate_limited")
+        # the four credential reads go as one batch; their callbacks then submit the four
+        # creates: the first finds the connection idle and goes alone (unless a periodic
+        # statement took it first), the others queue and go as one batch
+        after = self.batches()
+        self.assertEqual(after[0] - before[0], 2)
+        self.assertIn(after[1] - before[1], (7, 8))
+        for r in got[:3]:
+            self.assertEqual(self.g.request("GET", f"/auth/{r.body['requestId']}",
+                                            headers=self.h).body["status"], "pending")
+
     def test_batch_max_1_sends_each_answer_alone(self):
         self.g = self.server(env={"PUSHGATE_DB_POOL_SIZE": "1", "PUSHGATE_LOG_LEVEL": "debug",
                                   "PUSHGATE_DB_BATCH_MAX": "1"})
