@@ -35,8 +35,9 @@ int db_query(struct db *db, const char *sql, int nparams, const char *const *par
 
 /* As db_query(), and the statement may share one round trip and one commit with
  * others of the same batch kind that are queued at the same moment (dbbatch.h).
- * The callback sees exactly what the statement alone would have returned (its
- * rows, plus the batch's index column at the end), or DB_UNAVAILABLE. */
+ * The callback sees exactly the rows the statement alone would have returned
+ * (with one more column at the end when it went in a batch: its index there),
+ * or DB_UNAVAILABLE when the connection was lost. */
 struct db_batch;
 int db_query_batch(struct db *db, const struct db_batch *batch, const char *sql, int nparams,
                    const char *const *params, db_cb cb, void *arg);
