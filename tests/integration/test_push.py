@@ -424,10 +424,13 @@ class GroupCommit(PushBase):
     def setUp(self):
         super().setUp()
         import psycopg2
-        self.g = self.server(env={"PUSHGATE_DB_POOL_SIZE": "1", "PUSHGATE_LOG_LEVEL": "debug"})
+        self.g = self.one_connection_server()
         self.pg_conn = psycopg2.connect(self.db_url)
         self.pg_conn.autocommit = True
         self.addCleanup(self.pg_conn.close)
+
+    def one_connection_server(self, **env):
+        return self.server(env={"PUSHGATE_DB_POOL_SIZE": "1", "PUSHGATE_LOG_LEVEL": "debug", **env})
 
     def q(self, sql, *args):
         cur = self.pg_conn.cursor()
@@ -446,22 +449,29 @@ class GroupCommit(PushBase):
         self.assertEqual(harness.poll(lambda: self.q(waiting)[0][0], lambda n: n == 1), 1)
         return held, lambda: self.q("SELECT pg_advisory_unlock(73501, hashtext(%s))", key)
 
+    def queue(self, fn, *args, **kw):
+        """Submits fn(*args, **kw) (a request to g) and returns its future once g has
+        queued the batchable statement it makes behind the held connection."""
+        mark = len(self.g.logs)
+        future = POOL.submit(fn, *args, **kw)
+        self.g.wait_log(lambda o: o.get("msg") == "db statement waits for a connection"
+                        and o.get("batch") == "yes", since=mark)
+        return future
+
     def queue_answers(self, answers):
-        """Sends each (device, challenge, decision, nonce) in turn, once the one before
-        is queued in the server; returns the futures of their responses."""
-        out = []
-        for dev, ch, decision, nonce in answers:
-            mark = len(self.g.logs)
-            ch = {**ch, "nonce": nonce or ch["nonce"]}
-            out.append(POOL.submit(self.answer, dev, ch, decision, self.g))
-            self.g.wait_log(lambda o: o.get("msg") == "db statement waits for a connection"
-                            and o.get("batch") == "yes", since=mark)
-        return out
+        """Queues each (device, challenge, decision, nonce) in turn; their futures."""
+        return [self.queue(self.answer, dev, {**ch, "nonce": nonce or ch["nonce"]}, decision,
+                           self.g) for dev, ch, decision, nonce in answers]
 
     def batches(self):
         text = self.g.request("GET", "/metrics").raw.decode()
         return [int(re.search(rf"(?m)^pushgate_db_{n}_total (\d+)$", text).group(1))
                 for n in ("batches", "batched")]
+
+    def batches_since(self, before):
+        """(batch statements, statements they carried) since `before` = self.batches()."""
+        after = self.batches()
+        return after[0] - before[0], after[1] - before[1]
 
     def four_answers(self):
         """Two devices of one user answering the same request, one other answer, one
@@ -491,8 +501,7 @@ class GroupCommit(PushBase):
         release()
         self.assertEqual(held.result(30).status, 202)
         self.assertEqual(self.outcomes(futures), expected)
-        after = self.batches()
-        self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 4))
+        self.assertEqual(self.batches_since(before), (1, 4))
 
     def test_queued_credential_reads_share_one_statement(self):
         user, _ = self.new_user(server=self.g)
@@ -501,29 +510,18 @@ class GroupCommit(PushBase):
                    {**self.h, "x-application-id": "a_unknownunknown"}, self.h]
         before = self.batches()
         held, release = self.hold_the_connection()
-        futures = []
-        for h in callers:
-            mark = len(self.g.logs)
-            futures.append(POOL.submit(self.g.request, "GET", f"/auth/{rid}", headers=h))
-            self.g.wait_log(lambda o: o.get("msg") == "db statement waits for a connection"
-                            and o.get("batch") == "yes", since=mark)
+        futures = [self.queue(self.g.request, "GET", f"/auth/{rid}", headers=h) for h in callers]
         release()
         self.assertEqual(held.result(30).status, 202)
         self.assertEqual([f.result(30).status for f in futures], [200, 401, 401, 200])
-        after = self.batches()
-        self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 4))
+        self.assertEqual(self.batches_since(before), (1, 4))
 
     def test_queued_creates_share_one_statement_and_keep_their_own_outcomes(self):
         (a, _), (b, _), (c, _) = (self.new_user(server=self.g) for _ in range(3))
         before = self.batches()
         held, release = self.hold_the_connection()
-        futures = []
-        for user in (a, b, c, a):  # a twice: one pending request per user
-            mark = len(self.g.logs)
-            futures.append(POOL.submit(self.auth, user, server=self.g,
-                                       headers={"Prefer": "respond-async"}))
-            self.g.wait_log(lambda o: o.get("msg") == "db statement waits for a connection"
-                            and o.get("batch") == "yes", since=mark)
+        futures = [self.queue(self.auth, user, server=self.g, headers={"Prefer": "respond-async"})
+                   for user in (a, b, c, a)]  # a twice: one pending request per user
         release()
         self.assertEqual(held.result(30).status, 202)
         got = [f.result(30) for f in futures]
@@ -532,16 +530,15 @@ class GroupCommit(PushBase):
         # the four credential reads go as one batch; their callbacks then submit the four
         # creates: the first finds the connection idle and goes alone (unless a periodic
         # statement took it first), the others queue and go as one batch
-        after = self.batches()
-        self.assertEqual(after[0] - before[0], 2)
-        self.assertIn(after[1] - before[1], (7, 8))
+        batches, items = self.batches_since(before)
+        self.assertEqual(batches, 2)
+        self.assertIn(items, (7, 8))
         for r in got[:3]:
             self.assertEqual(self.g.request("GET", f"/auth/{r.body['requestId']}",
                                             headers=self.h).body["status"], "pending")
 
     def test_batch_max_1_sends_each_answer_alone(self):
-        self.g = self.server(env={"PUSHGATE_DB_POOL_SIZE": "1", "PUSHGATE_LOG_LEVEL": "debug",
-                                  "PUSHGATE_DB_BATCH_MAX": "1"})
+        self.g = self.one_connection_server(PUSHGATE_DB_BATCH_MAX="1")
         answers, expected = self.four_answers()
         held, release = self.hold_the_connection()
         futures = self.queue_answers(answers)
