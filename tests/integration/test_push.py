@@ -562,6 +562,39 @@ class GroupCommit(PushBase):
         self.g.wait_log(lambda o: o.get("msg") == "db batch failed: its items run alone",
                         since=mark)
 
+    def test_a_batch_whose_connection_dies_answers_503_and_decides_nothing(self):
+        """The batch's backend is killed while it waits on a row lock: each answer hears
+        503 unavailable (never an outcome it cannot know), nothing was decided, and the
+        same answers succeed once the pool is back."""
+        import psycopg2
+        users = [self.new_user(server=self.g) for _ in range(3)]
+        rids = [self.auth_async(user).body["requestId"] for user, _ in users]
+        answers = [(dev, self.challenge_for(dev, rid, server=self.g), "approve", None)
+                   for (_, (dev,)), rid in zip(users, rids)]
+        locker = psycopg2.connect(self.db_url)  # a transaction holding the last row
+        self.addCleanup(locker.close)
+        locker.cursor().execute("SELECT 1 FROM auth_requests WHERE id = %s FOR UPDATE",
+                                (rids[-1],))
+        held, release = self.hold_the_connection()
+        futures = self.queue_answers(answers)
+        mark = len(self.g.logs)
+        release()
+        self.assertEqual(held.result(30).status, 202)
+        blocked = "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' " \
+                  "AND query LIKE '%%auth_decide_batch%%'"
+        pids = harness.poll(lambda: self.q(blocked), lambda rows: len(rows) == 1)
+        self.q("SELECT pg_terminate_backend(%s)", pids[0][0])
+        for f in futures:
+            self.assertProblem(f.result(30), 503, "unavailable")
+        locker.rollback()
+        statuses = "SELECT status FROM auth_requests WHERE id = ANY(%s)"
+        self.assertEqual(self.q(statuses, rids), [("pending",)] * 3)
+        self.g.wait_log(lambda o: o.get("msg") == "db available again"
+                        and o.get("pool") == "queries", since=mark)
+        again = [self.answer(dev, ch, decision, self.g) for dev, ch, decision, _ in answers]
+        self.assertEqual([(r.status, r.body.get("status")) for r in again],
+                         [(200, "accepted")] * 3)
+
 
 class Listener:
     """LISTEN on the server's channel with psycopg2. Notifications arrive in commit
