@@ -173,6 +173,67 @@ class BatchSql(SqlBase):
                          f"denied|{d2}")
         self.assertEqual(self.sql("SELECT status FROM auth_requests WHERE id = 'q_d2'"), "pending")
 
+    def create_one(self, user, request_id, verification="none", code=None):
+        c = f"'{code}'" if code else "NULL"
+        self.assertEqual(self.sql(f"""SELECT outcome FROM auth_create('{self.app}', '{user}',
+            '{request_id}', 'authentication', NULL, NULL, NULL, '{verification}', {c}, true, 60,
+            'self', 10, 60)"""), "ok")
+
+    def test_decide_batch_meets_every_outcome_of_the_single_function(self):
+        """sql/010 decides a batch's first answers in one UPDATE and sends the rest through
+        auth_decide: every outcome, status, reason, lock and audit row must be as alone."""
+        users = {k: self.new_user(devices=2 if k == "two" else 1)
+                 for k in ("ok", "fraud", "code", "code2", "two", "exp", "rev")}
+        for k, rid, ver, code in (("ok", "q_e1", "none", None), ("fraud", "q_e2", "none", None),
+                                  ("code", "q_e3", "code", "473"), ("code2", "q_e4", "code", "123"),
+                                  ("two", "q_e5", "none", None), ("exp", "q_e6", "none", None),
+                                  ("rev", "q_e7", "none", None)):
+            self.create_one(users[k], rid, ver, code)
+        self.sql("UPDATE auth_requests SET expires_at = now() - interval '1 second' WHERE id = 'q_e6'")
+        self.sql(f"UPDATE devices SET status = 'revoked' WHERE id = 'd_{users['rev']}'")
+        dev = {k: f"d_{u}" for k, u in users.items()}
+        # (request, device, nonce or None for the right one, decision, reason, code)
+        answers = [("q_e5", dev["two"], "not-the-nonce", "approve", None, None),  # first, wrong
+                   ("q_e1", dev["ok"], None, "approve", None, None),
+                   ("q_e2", dev["fraud"], None, "deny", "not_me", None),
+                   ("q_e3", dev["code"], None, "approve", None, "999"),
+                   ("q_e4", dev["code2"], None, "approve", None, "123"),
+                   ("q_e5", f"{dev['two']}_2", None, "approve", None, None),  # second, right
+                   ("q_e6", dev["exp"], None, "approve", None, None),
+                   ("q_e7", dev["rev"], None, "approve", None, None),
+                   ("q_e1", dev["code2"], "no-challenge", "approve", None, None)]
+        col = lambda j: [a[j] for a in answers]  # noqa: E731
+        nonces = [n or self.nonce(r, d) for r, d, n, *_ in answers]
+        n = len(answers)
+        rows = self.sql(f"""SELECT i, outcome, (v).v_status, (v).v_reason FROM auth_decide_batch(
+            {arr(*col(0))}, {arr(*col(1))}, {arr(*nonces)}, {arr(*col(3))}, {arr(*col(4))},
+            {arr(*col(5))}, {arr(*['ev'] * n)}, {arr(*['self'] * n)}, {arr(*['3600'] * n)})
+            ORDER BY i""").splitlines()
+        self.assertEqual([tuple(r.split("|")) for r in rows], [
+            ("1", "invalid_response", "", ""), ("2", "ok", "accepted", ""),
+            ("3", "ok", "denied", "fraud_reported"), ("4", "ok", "denied", "code_mismatch"),
+            ("5", "ok", "accepted", ""), ("6", "ok", "accepted", ""),
+            ("7", "expired", "", ""), ("8", "device_inactive", "", ""),
+            ("9", "not_found", "", "")])
+        self.assertEqual(self.sql("SELECT string_agg(id || ':' || status || ':' || coalesce(reason, '')"
+                                  " || ':' || coalesce(device_id, ''), ',' ORDER BY id) "
+                                  "FROM auth_requests WHERE id LIKE 'q_e_'"),
+                         ",".join([f"q_e1:accepted::{dev['ok']}",
+                                   f"q_e2:denied:fraud_reported:{dev['fraud']}",
+                                   f"q_e3:denied:code_mismatch:{dev['code']}",
+                                   f"q_e4:accepted::{dev['code2']}",
+                                   f"q_e5:accepted::{dev['two']}_2", "q_e6:expired:timeout:",
+                                   "q_e7:pending::"]))
+        self.assertEqual(self.sql(f"SELECT push_locked_until > now() + interval '3000 seconds' "
+                                  f"FROM users WHERE username = '{users['fraud']}'"), "t")
+        self.assertEqual(self.sql("SELECT string_agg(event, ',' ORDER BY subject, id) FROM audit_log "
+                                  "WHERE subject LIKE 'q_e_' AND event <> 'auth.created'"),
+                         "auth.accepted,auth.denied,auth.denied,auth.accepted,auth.accepted,"
+                         "auth.expired")
+        self.assertEqual(self.sql("SELECT count(*) FROM auth_challenges WHERE request_id IN "
+                                  "('q_e1', 'q_e2', 'q_e3', 'q_e4', 'q_e5') AND expires_at > now()"),
+                         "0")
+
 
 if __name__ == "__main__":
     harness.main()
