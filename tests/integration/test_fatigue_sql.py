@@ -51,10 +51,6 @@ class SqlBase(harness.TestCase):
         outcome, retry = out.split("|")
         return outcome, int(retry) if retry else None
 
-
-class FatigueSql(SqlBase):
-    prefix = "fatigue"
-
     def end_latest(self, user, status, reason=None, ago=0):
         """The user's latest request ended `ago` seconds ago with this status."""
         r = f"'{reason}'" if reason else "NULL"
@@ -69,6 +65,10 @@ class FatigueSql(SqlBase):
                      expires_at = expires_at - interval '{seconds} seconds'
                      WHERE id = (SELECT id FROM auth_requests WHERE username = '{user}'
                                  ORDER BY created_at DESC LIMIT 1)""")
+
+
+class FatigueSql(SqlBase):
+    prefix = "fatigue"
 
     def assertRetry(self, got, low, high):
         self.assertEqual(got[0], "rate_limited", got)
@@ -172,6 +172,60 @@ class BatchSql(SqlBase):
         self.assertEqual(self.sql("SELECT status, device_id FROM auth_requests WHERE id = 'q_d1'"),
                          f"denied|{d2}")
         self.assertEqual(self.sql("SELECT status FROM auth_requests WHERE id = 'q_d2'"), "pending")
+
+    def test_create_batch_meets_every_outcome_of_the_single_function(self):
+        """sql/011 inserts a batch's plain creates (user known, a device, not locked, the
+        latest request accepted or none) in one statement and sends the rest through
+        auth_create: outcomes, waits, strikes, challenges and audit rows must be as alone."""
+        u = {k: self.new_user(devices=0 if k == "nodev" else 2 if k == "two" else 1)
+             for k in ("fresh", "two", "accepted", "nodev", "locked", "pending", "denied",
+                       "denied_old", "cancelled_old")}
+        for k in ("accepted", "pending", "denied", "denied_old", "cancelled_old"):
+            self.assertEqual(self.create(u[k])[0], "ok")
+        self.end_latest(u["accepted"], "accepted")
+        self.end_latest(u["denied"], "denied", "user_denied")
+        self.end_latest(u["denied_old"], "denied", "user_denied", ago=3600)
+        self.end_latest(u["cancelled_old"], "cancelled", "cancelled", ago=3600)
+        self.sql(f"UPDATE auth_requests SET strikes = 2, strikes_end = now() - interval '1 hour' "
+                 f"WHERE username = '{u['cancelled_old']}'")
+        self.sql(f"UPDATE users SET push_locked_until = now() + interval '100 seconds' "
+                 f"WHERE username = '{u['locked']}'")
+        names = [u["pending"], u["fresh"], u["two"], "nobody", u["nodev"], u["locked"],
+                 u["accepted"], u["denied"], u["denied_old"], u["cancelled_old"], u["fresh"]]
+        ids = [f"q_c{j}" for j in range(1, len(names) + 1)]
+        n = len(names)
+        rows = self.sql(f"""SELECT i, outcome, retry_after IS NOT NULL, coalesce(array_length(devices, 1), 0),
+                   coalesce(array_length(nonces, 1), 0), (v).v_id FROM auth_create_batch(
+            {arr(*[self.app] * n)}, {arr(*names)}, {arr(*ids)}, {arr(*['authentication'] * n)},
+            {arr(*[None] * n)}, {arr(*[None] * n)}, {arr(*[None] * n)}, {arr(*['none'] * n)},
+            {arr(*[None] * n)}, {arr(*['true'] * n)}, {arr(*['60'] * n)}, {arr(*['self'] * n)},
+            {arr(*['10'] * n)}, {arr(*['60'] * n)}) ORDER BY i""").splitlines()
+        ok = lambda j, devs=1: (str(j), "ok", "f", str(devs), str(devs), f"q_c{j}")  # noqa: E731
+        no = lambda j, why, wait="f": (str(j), why, wait, "0", "0", "")  # noqa: E731
+        self.assertEqual([tuple(r.split("|")) for r in rows], [
+            no(1, "rate_limited", "t"), ok(2), ok(3, 2), no(4, "user_not_found"),
+            no(5, "no_active_device"), no(6, "locked", "t"), ok(7), no(8, "rate_limited", "t"),
+            ok(9), ok(10), no(11, "rate_limited", "t")])
+        self.assertEqual(self.sql("SELECT string_agg(id || ':' || strikes || ':' || (strikes_end IS NOT NULL), "
+                                  "',' ORDER BY id) FROM auth_requests WHERE id LIKE 'q_c%'"),
+                         "q_c10:2:true,q_c2:0:false,q_c3:0:false,q_c7:0:false,q_c9:1:true")
+        # each new request's challenges are the ones handed back, one per active device
+        self.assertEqual(self.sql("SELECT string_agg(request_id || ':' || device_id, ',' "
+                                  "ORDER BY request_id, device_id) FROM auth_challenges "
+                                  "WHERE request_id LIKE 'q_c%'"),
+                         ",".join(sorted([f"q_c10:d_{u['cancelled_old']}", f"q_c2:d_{u['fresh']}",
+                                          f"q_c3:d_{u['two']}", f"q_c3:d_{u['two']}_2",
+                                          f"q_c7:d_{u['accepted']}", f"q_c9:d_{u['denied_old']}"])))
+        self.assertEqual(self.sql("SELECT count(*) FROM audit_log WHERE event = 'auth.created' "
+                                  "AND subject LIKE 'q_c%'"), "5")
+        handed = self.sql(f"""SELECT string_agg(d || ':' || x, ',' ORDER BY d) FROM auth_create_batch(
+            {arr(self.app)}, {arr(self.new_user(devices=2))}, {arr('q_h1')}, {arr('authentication')},
+            {arr(None)}, {arr(None)}, {arr(None)}, {arr('none')}, {arr(None)}, {arr('true')},
+            {arr('60')}, {arr('self')}, {arr('10')}, {arr('60')}) o,
+            unnest(o.devices, o.nonces) AS t(d, x)""")
+        self.assertEqual(handed, self.sql("SELECT string_agg(device_id || ':' || nonce, ',' "
+                                          "ORDER BY device_id) FROM auth_challenges "
+                                          "WHERE request_id = 'q_h1'"))
 
     def create_one(self, user, request_id, verification="none", code=None):
         c = f"'{code}'" if code else "NULL"
