@@ -74,7 +74,7 @@ BEGIN
             INSERT INTO auth_challenges (request_id, device_id, nonce, expires_at)
             SELECT (ins.req).id, d.id, random_nonce(), (ins.req).expires_at
               FROM ins JOIN plain p ON a_id[p.k] = (ins.req).id
-             CROSS JOIN LATERAL unnest(p.ids) WITH ORDINALITY AS d(id, n)
+             CROSS JOIN LATERAL unnest(p.ids) AS d(id)
             RETURNING request_id, device_id, nonce)
         SELECT p.k, ins.req,
                (SELECT array_agg(ch.device_id ORDER BY array_position(p.ids, ch.device_id))
