@@ -53,6 +53,7 @@ static void set_deadline(struct waiter *w, long ms)
  * (borrowed: each waiter takes its own reference). */
 static void finish(struct waiter *w, json_t *body)
 {
+    log_kv(LOG_DEBUG, "auth waiter answered", "requestId", w->id, NULL);
     hmap_remove(w->srv->waiters, w->id, w);
     if (w->h)
         hold_end(w->h);
@@ -176,6 +177,7 @@ static const struct hold_ops waiter_ops = {on_timeout, on_hangup, on_drain};
 
 static void start_read(struct waiter *w)
 {
+    log_kv(LOG_DEBUG, "auth waiter reads", "requestId", w->id, NULL);
     w->reading = true;
     w->dirty = false;
     const char *p[] = {w->id, w->app};
@@ -201,6 +203,7 @@ void authwait_resolve(struct server *srv, const char *request_id, json_t *body)
     struct waiter **all = (struct waiter **)hmap_take(srv->waiters, request_id, &n);
     for (size_t i = 0; i < n; i++) {
         if (all[i]->reading) { /* its read may predate the decision */
+            log_kv(LOG_DEBUG, "auth waiter decided while reading", "requestId", request_id, NULL);
             all[i]->dirty = true;
             hmap_add(srv->waiters, request_id, all[i]);
         } else {
@@ -247,6 +250,7 @@ void authwait_hold_pending(struct req *r, const char *request_id, long expires_i
     w->r = r;
     w->sync = true;
     snprintf(w->id, sizeof w->id, "%s", request_id);
+    log_kv(LOG_DEBUG, "auth waiter held", "requestId", w->id, NULL);
     set_deadline(w, expires_in_ms + 1000); /* the expiry read decides, not this */
     hmap_add(r->srv->waiters, w->id, w);
     w->h = hold_start(r, expires_in_ms + EXPIRY_GRACE_MS, &waiter_ops, w);
