@@ -1,5 +1,6 @@
 #include "authwait.h"
 
+#include "authearly.h"
 #include "authview.h"
 #include "db.h"
 #include "hmap.h"
@@ -201,6 +202,8 @@ void authwait_resolve(struct server *srv, const char *request_id, json_t *body)
 {
     size_t n = 0;
     struct waiter **all = (struct waiter **)hmap_take(srv->waiters, request_id, &n);
+    if (n == 0)
+        authearly_note(srv->early, request_id); /* its waiter may not be registered yet */
     for (size_t i = 0; i < n; i++) {
         if (all[i]->reading) { /* its read may predate the decision */
             log_kv(LOG_DEBUG, "auth waiter decided while reading", "requestId", request_id, NULL);
@@ -227,6 +230,8 @@ void authwait_recheck(struct server *srv, const char *request_id)
 {
     size_t n = 0;
     void **all = hmap_take(srv->waiters, request_id, &n);
+    if (n == 0)
+        authearly_note(srv->early, request_id);
     for (size_t i = 0; i < n; i++)
         hmap_add(srv->waiters, request_id, all[i]);
     for (size_t i = 0; i < n; i++)
@@ -254,4 +259,6 @@ void authwait_hold_pending(struct req *r, const char *request_id, long expires_i
     set_deadline(w, expires_in_ms + 1000); /* the expiry read decides, not this */
     hmap_add(r->srv->waiters, w->id, w);
     w->h = hold_start(r, expires_in_ms + EXPIRY_GRACE_MS, &waiter_ops, w);
+    if (authearly_take(r->srv->early, w->id)) /* decided before we got here: read it */
+        start_read(w);
 }

@@ -1,6 +1,7 @@
 #include "serve.h"
 
 #include "audit.h"
+#include "authearly.h"
 #include "cli.h"
 #include "curlev.h"
 #include "db.h"
@@ -146,6 +147,7 @@ int serve_main(const struct config *cfg)
     srv.curl = curlev_new(srv.base);
     srv.mailer = mailer_new(&srv);
     srv.waiters = hmap_new();
+    srv.early = authearly_new();
     srv.polls = hmap_new();
     srv.known = devknown_new();
     srv.devauth = devauth_new();
@@ -160,6 +162,7 @@ int serve_main(const struct config *cfg)
     audit_free(audit);
     devauth_free(srv.devauth);
     hmap_free(srv.waiters);
+    authearly_free(srv.early);
     hmap_free(srv.polls);
     devknown_free(srv.known);
     free(srv.holds);

@@ -17,6 +17,7 @@ struct curlev;
 struct signer;
 struct hmap;
 struct notify;
+struct authearly;
 struct devauth;
 struct devknown;
 
@@ -30,6 +31,7 @@ struct server {
     struct notify *notify;
     struct devauth *devauth; /* device key cache and jti replay cache */
     struct hmap *waiters;    /* request id -> struct waiter (authwait.c) */
+    struct authearly *early; /* decided with no waiter here, kept briefly (authearly.c) */
     struct hmap *polls;      /* device id -> struct poll (devpoll.c) */
     struct devknown *known;  /* devices known to have nothing pending (devknown.c) */
     void *holds;             /* every held request (hold.c) */

@@ -4,6 +4,7 @@ import concurrent.futures
 import json
 import re
 import socket
+import threading
 import time
 
 import device
@@ -626,7 +627,100 @@ class Listener:
         raise AssertionError("our own marker notification never arrived")
 
 
+class ReplyHoldingProxy:
+    """A TCP proxy in front of PostgreSQL that, on a connection whose client prepares an
+    `auth_create` statement, lets the reply to that Parse through and then holds back
+    everything the database says (the create's own reply first) until release(): the
+    create is committed, and announced, while its server has not heard of it."""
+
+    def __init__(self, db_port):
+        self.db_port = db_port
+        self.released = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, db_url):
+        return re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{self.port}", db_url)
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            db = socket.create_connection(("127.0.0.1", self.db_port))
+            state = {"armed": False, "hold": False}
+            threading.Thread(target=self._up, args=(client, db, state), daemon=True).start()
+            threading.Thread(target=self._down, args=(db, client, state), daemon=True).start()
+
+    def _up(self, src, dst, state):
+        with src, dst:
+            try:
+                while data := src.recv(65536):
+                    if b"auth_create" in data:
+                        state["armed"] = True  # before it leaves: its reply cannot overtake
+                    dst.sendall(data)
+            except OSError:
+                pass
+
+    def _down(self, src, dst, state):
+        """Once armed: whole messages up to the next ReadyForQuery (the reply to the
+        Parse), then nothing until release()."""
+        pending = b""
+        with src, dst:
+            try:
+                while data := src.recv(65536):
+                    if state["armed"] and not state["hold"]:
+                        pending, data = pending + data, b""
+                        while len(pending) >= 5 and not state["hold"]:
+                            n = 1 + int.from_bytes(pending[1:5], "big")
+                            if len(pending) < n:
+                                break
+                            state["hold"] = pending[:1] == b"Z"
+                            data, pending = data + pending[:n], pending[n:]
+                        if state["hold"]:
+                            dst.sendall(data)
+                            self.released.wait()
+                            data, pending = pending, b""
+                    if data:
+                        dst.sendall(data)
+            except OSError:
+                pass
+
+    def release(self):
+        self.released.set()
+
+    def close(self):
+        self.released.set()
+        self.sock.close()
+
+
 class TwoInstances(PushBase):
+    def test_a_decision_made_before_the_create_reply_still_answers_at_once(self):
+        """A's create is committed, announced and decided on B while A has not yet heard the
+        create's reply (held by a proxy). When the reply comes, A registers the waiter after
+        the decision: it must read the request at once (authearly.c), not wait for expiry."""
+        proxy = ReplyHoldingProxy(int(re.search(r":(\d+)/", self.db_url).group(1)))
+        self.addCleanup(proxy.close)
+        a = self.server(db_url=proxy.url(self.db_url),
+                        env={"PUSHGATE_DB_POOL_SIZE": "1",
+                             "PUSHGATE_KEY_FILE": harness._key_file_for(self.db_url)})
+        b = self.s
+        user, (dev,) = self.new_user()
+        waiting = POOL.submit(self.poll, dev, 30, b)
+        held = POOL.submit(self.auth, user, server=a, timeout=60)
+        challenges = waiting.result(40)
+        self.assertEqual(len(challenges), 1, "B's held poll was not woken")
+        _, ch = dev.verify_challenge(challenges[0]["challenge"])
+        mark = len(a.logs)
+        self.assertEqual(self.answer(dev, ch, server=b).body["status"], "accepted")
+        a.wait_log(lambda o: o.get("payload") == f"d:{ch['requestId']}", since=mark)
+        self.assertFalse(held.done(), "A answered before it heard its create's reply")
+        proxy.release()
+        out = held.result(20)  # without authearly: only at the 60 s expiry
+        self.assertEqual((out.status, out.body["status"]), (200, "accepted"), out)
+
     def test_notify_only_while_a_peer_lives(self):
         listener = Listener(self.db_url)
         user, (dev,) = self.new_user()
