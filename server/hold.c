@@ -6,6 +6,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/queue.h>
 
@@ -16,6 +17,7 @@ struct hold {
     void *owner;
     struct event *timer;
     struct event *closed; /* EV_CLOSED on the client's socket */
+    bool drain_due;       /* started while draining: drain on the next loop pass */
 };
 
 TAILQ_HEAD(hold_list, hold);
@@ -33,6 +35,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct hold *h = arg;
+    if (h->drain_due) {
+        h->drain_due = false;
+        h->ops->drain(h);
+        return;
+    }
     if (h->ops->timeout)
         h->ops->timeout(h);
 }
@@ -68,12 +75,19 @@ struct hold *hold_start(struct req *r, long timeout_ms, const struct hold_ops *o
         event_add(h->closed, NULL);
     }
     TAILQ_INSERT_TAIL(list_of(r->srv), h, link);
+    /* SIGTERM came while this request waited for the database (a create's reply
+     * can arrive after it): hold_drain_all has passed, so drain it here, but not
+     * before the owner has finished setting it up */
+    if (r->srv->draining && ops->drain) {
+        h->drain_due = true;
+        hold_rearm(h, 0);
+    }
     return h;
 }
 
 void hold_rearm(struct hold *h, long timeout_ms)
 {
-    if (timeout_ms < 0)
+    if (timeout_ms < 0 || h->drain_due)
         timeout_ms = 0;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     evtimer_add(h->timer, &tv);

@@ -636,6 +636,7 @@ class ReplyHoldingProxy:
     def __init__(self, db_port):
         self.db_port = db_port
         self.released = threading.Event()
+        self.holding = threading.Event()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -681,6 +682,7 @@ class ReplyHoldingProxy:
                             data, pending = data + pending[:n], pending[n:]
                         if state["hold"]:
                             dst.sendall(data)
+                            self.holding.set()
                             self.released.wait()
                             data, pending = pending, b""
                     if data:
@@ -697,15 +699,36 @@ class ReplyHoldingProxy:
 
 
 class TwoInstances(PushBase):
+    def proxied_server(self, **env):
+        """A server whose database replies go through a ReplyHoldingProxy (one pool
+        connection, this database's master key)."""
+        proxy = ReplyHoldingProxy(int(re.search(r":(\d+)/", self.db_url).group(1)))
+        self.addCleanup(proxy.close)
+        return proxy, self.server(db_url=proxy.url(self.db_url),
+                                  env={"PUSHGATE_DB_POOL_SIZE": "1",
+                                       "PUSHGATE_KEY_FILE": harness._key_file_for(self.db_url),
+                                       **env})
+
+    def test_sigterm_before_the_create_reply_still_answers_503(self):
+        """SIGTERM arrives while a synchronous POST /auth waits for its create's reply: the
+        waiter registers after the drain began, and must still be drained (503), and the
+        server must exit cleanly."""
+        proxy, a = self.proxied_server(PUSHGATE_DRAIN_SECONDS="1")
+        user, _ = self.new_user()
+        held = POOL.submit(self.auth, user, server=a)
+        self.assertTrue(proxy.holding.wait(20), "the create's reply was never held")
+        mark = len(a.logs)
+        stopped = POOL.submit(a.stop)
+        a.wait_log(lambda o: o.get("msg") == "stopping", since=mark)
+        proxy.release()
+        self.assertProblem(held.result(30), 503, "unavailable")
+        self.assertEqual(stopped.result(30), 0)
+
     def test_a_decision_made_before_the_create_reply_still_answers_at_once(self):
         """A's create is committed, announced and decided on B while A has not yet heard the
         create's reply (held by a proxy). When the reply comes, A registers the waiter after
         the decision: it must read the request at once (authearly.c), not wait for expiry."""
-        proxy = ReplyHoldingProxy(int(re.search(r":(\d+)/", self.db_url).group(1)))
-        self.addCleanup(proxy.close)
-        a = self.server(db_url=proxy.url(self.db_url),
-                        env={"PUSHGATE_DB_POOL_SIZE": "1",
-                             "PUSHGATE_KEY_FILE": harness._key_file_for(self.db_url)})
+        proxy, a = self.proxied_server()
         b = self.s
         user, (dev,) = self.new_user()
         waiting = POOL.submit(self.poll, dev, 30, b)
