@@ -699,15 +699,23 @@ class ReplyHoldingProxy:
 
 
 class TwoInstances(PushBase):
+    def peer(self, **kw):
+        """A second server, once its LISTEN is established: a NOTIFY sent before that is
+        not lost to it, but it hears of it only through the re-read that follows LISTEN,
+        without the `peer notification` log line some tests wait for."""
+        s = self.server(**kw)
+        s.wait_log(lambda o: o.get("msg") == "listening for peer notifications")
+        return s
+
     def proxied_server(self, **env):
         """A server whose database replies go through a ReplyHoldingProxy (one pool
         connection, this database's master key)."""
         proxy = ReplyHoldingProxy(int(re.search(r":(\d+)/", self.db_url).group(1)))
         self.addCleanup(proxy.close)
-        return proxy, self.server(db_url=proxy.url(self.db_url),
-                                  env={"PUSHGATE_DB_POOL_SIZE": "1",
-                                       "PUSHGATE_KEY_FILE": harness._key_file_for(self.db_url),
-                                       **env})
+        return proxy, self.peer(db_url=proxy.url(self.db_url),
+                                env={"PUSHGATE_DB_POOL_SIZE": "1",
+                                     "PUSHGATE_KEY_FILE": harness._key_file_for(self.db_url),
+                                     **env})
 
     def test_sigterm_before_the_create_reply_still_answers_503(self):
         """SIGTERM arrives while a synchronous POST /auth waits for its create's reply: the
@@ -758,7 +766,7 @@ class TwoInstances(PushBase):
         listener.conn.close()
 
     def test_application_on_a_device_on_b(self):
-        a, b = self.s, self.server()
+        a, b = self.s, self.peer()
         user, (dev,) = self.new_user()
         waiting = POOL.submit(self.poll, dev, 30, b)   # held on B before the request exists
         held = POOL.submit(self.auth, user, server=a)
@@ -775,7 +783,7 @@ class TwoInstances(PushBase):
         """After its answer, a device's next poll on B is held without a database read
         (B knows it has nothing pending); a request made on A and then a revocation made
         on A still reach that poll, through NOTIFY."""
-        a, b = self.s, self.server()
+        a, b = self.s, self.peer()
         user, (dev,) = self.new_user()
         mark = len(b.logs)
         held = POOL.submit(self.auth, user, server=a)
