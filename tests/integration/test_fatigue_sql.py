@@ -42,11 +42,13 @@ class SqlBase(harness.TestCase):
                     FROM users WHERE username = '{user}';""")
         return user
 
-    def create(self, user):
-        """(outcome, retry_after) of a new request; its id is q_<user>_<k>."""
+    def create(self, user, request_id=None, verification="none", code=None):
+        """(outcome, retry_after) of a new request; its id is q_<user>_<k> unless given."""
         self.k = getattr(self, "k", 0) + 1
+        rid = request_id or f"q_{user}_{self.k}"
+        c = f"'{code}'" if code else "NULL"
         out = self.sql(f"""SELECT outcome, retry_after FROM auth_create('{self.app}', '{user}',
-            'q_{user}_{self.k}', 'authentication', NULL, NULL, NULL, 'none', NULL, true, 60,
+            '{rid}', 'authentication', NULL, NULL, NULL, '{verification}', {c}, true, 60,
             'self', 10, 60)""")
         outcome, retry = out.split("|")
         return outcome, int(retry) if retry else None
@@ -133,15 +135,27 @@ def arr(*vals):
 class BatchSql(SqlBase):
     prefix = "batch"
 
+    def create_call(self, names, ids):
+        """auth_create_batch(...) for these usernames and request ids (async, 60 s)."""
+        n = len(names)
+        return f"""auth_create_batch(
+            {arr(*[self.app] * n)}, {arr(*names)}, {arr(*ids)}, {arr(*['authentication'] * n)},
+            {arr(*[None] * n)}, {arr(*[None] * n)}, {arr(*[None] * n)}, {arr(*['none'] * n)},
+            {arr(*[None] * n)}, {arr(*['true'] * n)}, {arr(*['60'] * n)}, {arr(*['self'] * n)},
+            {arr(*['10'] * n)}, {arr(*['60'] * n)})"""
+
+    @staticmethod
+    def decide_call(ids, devices, nonces, decisions, reasons, codes, evidence):
+        """auth_decide_batch(...) for these answers (fraud lock 3600 s)."""
+        n = len(ids)
+        return f"""auth_decide_batch(
+            {arr(*ids)}, {arr(*devices)}, {arr(*nonces)}, {arr(*decisions)}, {arr(*reasons)},
+            {arr(*codes)}, {arr(*evidence)}, {arr(*['self'] * n)}, {arr(*['3600'] * n)})"""
+
     def create_batch(self, items):
         """items: (username, request id); rows (i, outcome, request id) ordered by i."""
-        n = len(items)
-        rows = self.sql(f"""SELECT i, outcome, (v).v_id FROM auth_create_batch(
-            {arr(*[self.app] * n)}, {arr(*[u for u, _ in items])}, {arr(*[q for _, q in items])},
-            {arr(*['authentication'] * n)}, {arr(*[None] * n)}, {arr(*[None] * n)},
-            {arr(*[None] * n)}, {arr(*['none'] * n)}, {arr(*[None] * n)}, {arr(*['true'] * n)},
-            {arr(*['60'] * n)}, {arr(*['self'] * n)}, {arr(*['10'] * n)}, {arr(*['60'] * n)})
-            ORDER BY i""")
+        call = self.create_call([u for u, _ in items], [q for _, q in items])
+        rows = self.sql(f"SELECT i, outcome, (v).v_id FROM {call} ORDER BY i")
         return [tuple(r.split("|")) for r in rows.splitlines()]
 
     def nonce(self, request_id, device):
@@ -161,11 +175,11 @@ class BatchSql(SqlBase):
                          ["ok", "ok"])
         d1, d2, d3 = f"d_{two}", f"d_{two}_2", f"d_{other}"
         n1, n2 = self.nonce("q_d1", d1), self.nonce("q_d1", d2)
-        rows = self.sql(f"""SELECT i, outcome, (v).v_status, (v).v_device FROM auth_decide_batch(
-            {arr('q_d1', 'q_d1', 'q_d2')}, {arr(d2, d1, d3)}, {arr(n2, n1, 'not-the-nonce')},
-            {arr('deny', 'approve', 'approve')}, {arr(None, None, None)}, {arr(None, None, None)},
-            {arr('e2', 'e1', 'e3')}, {arr('self', 'self', 'self')}, {arr('3600', '3600', '3600')})
-            ORDER BY i""").splitlines()
+        call = self.decide_call(["q_d1", "q_d1", "q_d2"], [d2, d1, d3], [n2, n1, "not-the-nonce"],
+                                ["deny", "approve", "approve"], [None] * 3, [None] * 3,
+                                ["e2", "e1", "e3"])
+        rows = self.sql(f"SELECT i, outcome, (v).v_status, (v).v_device FROM {call} "
+                        f"ORDER BY i").splitlines()
         self.assertEqual(rows[0], f"1|ok|denied|{d2}")  # arrived first: it decides
         self.assertEqual(rows[1].split("|")[:2], ["2", "already_decided"])
         self.assertEqual(rows[2].split("|")[:2], ["3", "invalid_response"])
@@ -193,13 +207,9 @@ class BatchSql(SqlBase):
         names = [u["pending"], u["fresh"], u["two"], "nobody", u["nodev"], u["locked"],
                  u["accepted"], u["denied"], u["denied_old"], u["cancelled_old"], u["fresh"]]
         ids = [f"q_c{j}" for j in range(1, len(names) + 1)]
-        n = len(names)
-        rows = self.sql(f"""SELECT i, outcome, retry_after IS NOT NULL, coalesce(array_length(devices, 1), 0),
-                   coalesce(array_length(nonces, 1), 0), (v).v_id FROM auth_create_batch(
-            {arr(*[self.app] * n)}, {arr(*names)}, {arr(*ids)}, {arr(*['authentication'] * n)},
-            {arr(*[None] * n)}, {arr(*[None] * n)}, {arr(*[None] * n)}, {arr(*['none'] * n)},
-            {arr(*[None] * n)}, {arr(*['true'] * n)}, {arr(*['60'] * n)}, {arr(*['self'] * n)},
-            {arr(*['10'] * n)}, {arr(*['60'] * n)}) ORDER BY i""").splitlines()
+        rows = self.sql(f"""SELECT i, outcome, retry_after IS NOT NULL,
+                   coalesce(array_length(devices, 1), 0), coalesce(array_length(nonces, 1), 0),
+                   (v).v_id FROM {self.create_call(names, ids)} ORDER BY i""").splitlines()
         ok = lambda j, devs=1: (str(j), "ok", "f", str(devs), str(devs), f"q_c{j}")  # noqa: E731
         no = lambda j, why, wait="f": (str(j), why, wait, "0", "0", "")  # noqa: E731
         self.assertEqual([tuple(r.split("|")) for r in rows], [
@@ -218,20 +228,12 @@ class BatchSql(SqlBase):
                                           f"q_c7:d_{u['accepted']}", f"q_c9:d_{u['denied_old']}"])))
         self.assertEqual(self.sql("SELECT count(*) FROM audit_log WHERE event = 'auth.created' "
                                   "AND subject LIKE 'q_c%'"), "5")
-        handed = self.sql(f"""SELECT string_agg(d || ':' || x, ',' ORDER BY d) FROM auth_create_batch(
-            {arr(self.app)}, {arr(self.new_user(devices=2))}, {arr('q_h1')}, {arr('authentication')},
-            {arr(None)}, {arr(None)}, {arr(None)}, {arr('none')}, {arr(None)}, {arr('true')},
-            {arr('60')}, {arr('self')}, {arr('10')}, {arr('60')}) o,
-            unnest(o.devices, o.nonces) AS t(d, x)""")
+        call = self.create_call([self.new_user(devices=2)], ["q_h1"])
+        handed = self.sql(f"SELECT string_agg(d || ':' || x, ',' ORDER BY d) FROM {call} o, "
+                          f"unnest(o.devices, o.nonces) AS t(d, x)")
         self.assertEqual(handed, self.sql("SELECT string_agg(device_id || ':' || nonce, ',' "
                                           "ORDER BY device_id) FROM auth_challenges "
                                           "WHERE request_id = 'q_h1'"))
-
-    def create_one(self, user, request_id, verification="none", code=None):
-        c = f"'{code}'" if code else "NULL"
-        self.assertEqual(self.sql(f"""SELECT outcome FROM auth_create('{self.app}', '{user}',
-            '{request_id}', 'authentication', NULL, NULL, NULL, '{verification}', {c}, true, 60,
-            'self', 10, 60)"""), "ok")
 
     def test_decide_batch_meets_every_outcome_of_the_single_function(self):
         """sql/010 decides a batch's first answers in one UPDATE and sends the rest through
@@ -242,7 +244,7 @@ class BatchSql(SqlBase):
                                   ("code", "q_e3", "code", "473"), ("code2", "q_e4", "code", "123"),
                                   ("two", "q_e5", "none", None), ("exp", "q_e6", "none", None),
                                   ("rev", "q_e7", "none", None)):
-            self.create_one(users[k], rid, ver, code)
+            self.assertEqual(self.create(users[k], rid, ver, code)[0], "ok")
         self.sql("UPDATE auth_requests SET expires_at = now() - interval '1 second' WHERE id = 'q_e6'")
         self.sql(f"UPDATE devices SET status = 'revoked' WHERE id = 'd_{users['rev']}'")
         dev = {k: f"d_{u}" for k, u in users.items()}
@@ -258,11 +260,10 @@ class BatchSql(SqlBase):
                    ("q_e1", dev["code2"], "no-challenge", "approve", None, None)]
         col = lambda j: [a[j] for a in answers]  # noqa: E731
         nonces = [n or self.nonce(r, d) for r, d, n, *_ in answers]
-        n = len(answers)
-        rows = self.sql(f"""SELECT i, outcome, (v).v_status, (v).v_reason FROM auth_decide_batch(
-            {arr(*col(0))}, {arr(*col(1))}, {arr(*nonces)}, {arr(*col(3))}, {arr(*col(4))},
-            {arr(*col(5))}, {arr(*['ev'] * n)}, {arr(*['self'] * n)}, {arr(*['3600'] * n)})
-            ORDER BY i""").splitlines()
+        call = self.decide_call(col(0), col(1), nonces, col(3), col(4), col(5),
+                                ["ev"] * len(answers))
+        rows = self.sql(f"SELECT i, outcome, (v).v_status, (v).v_reason FROM {call} "
+                        f"ORDER BY i").splitlines()
         self.assertEqual([tuple(r.split("|")) for r in rows], [
             ("1", "invalid_response", "", ""), ("2", "ok", "accepted", ""),
             ("3", "ok", "denied", "fraud_reported"), ("4", "ok", "denied", "code_mismatch"),
