@@ -86,6 +86,16 @@ int jws_peek(const char *compact, json_t **header, json_t **payload)
     return 0;
 }
 
+int jws_peek_header(const char *compact, json_t **header)
+{
+    struct jws_parts parts;
+    *header = NULL;
+    if (jws_split(compact, &parts) != 0)
+        return -1;
+    *header = jws_decode_object(parts.p[0], parts.n[0]);
+    return *header ? 0 : -1;
+}
+
 /* 1 when v is a JSON string exactly equal to want (length too: no embedded NUL games). */
 static int jws_str_is(const json_t *v, const char *want)
 {

@@ -27,6 +27,13 @@ char *jws_sign_es256(EVP_PKEY *key, const char *typ, const char *kid, const json
  * json_decref's); on -1 both are set to NULL. Nothing returned here is trustworthy. */
 int jws_peek(const char *compact, json_t **header, json_t **payload);
 
+/* The header alone, for a caller that only needs "kid" to find the key before verifying:
+ * length <= JWS_MAX_LEN, exactly 3 non-empty dot-separated parts, and a header that is
+ * canonical base64url of a JSON object without duplicate members. The payload and the
+ * signature are not decoded (jws_verify_es256 checks them). On 0 *header is a new
+ * reference; on -1 it is NULL. Nothing returned here is trustworthy. */
+int jws_peek_header(const char *compact, json_t **header);
+
 /* Verifies a compact JWS with key (P-256 public key). Returns 0 ONLY IF all hold:
  *  - length <= JWS_MAX_LEN; exactly 3 non-empty parts, each canonical base64url;
  *  - the header is a JSON object (no duplicate members) whose "alg" is exactly "ES256";

@@ -176,10 +176,9 @@ static void on_device_row(void *arg, enum db_status st, PGresult *res)
 void devauth_check(struct req *r, void (*next)(struct req *r))
 {
     const char *h = http_header(r, "Authorization");
-    json_t *hdr = NULL, *unverified = NULL;
-    if (!h || strncmp(h, "Device ", 7) != 0 || jws_peek(h + 7, &hdr, &unverified) < 0)
+    json_t *hdr = NULL;
+    if (!h || strncmp(h, "Device ", 7) != 0 || jws_peek_header(h + 7, &hdr) < 0)
         return devauth_unauthorized(r);
-    json_decref(unverified);
     const char *kid = json_string_value(json_object_get(hdr, "kid"));
     char id[72];
     bool valid = kid && valid_id(kid);

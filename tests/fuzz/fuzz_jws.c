@@ -1,6 +1,7 @@
-/* libFuzzer harness for protocol/jws: input is a compact JWS string, given to jws_peek and
- * to jws_verify_es256 with a fixed public key (RFC 7515 A.3) under several typ
- * expectations. Anything that verifies must also peek, with alg "ES256". */
+/* libFuzzer harness for protocol/jws: input is a compact JWS string, given to jws_peek,
+ * jws_peek_header and to jws_verify_es256 with a fixed public key (RFC 7515 A.3) under
+ * several typ expectations. Anything that verifies must also peek, with alg "ES256";
+ * anything that peeks must also peek its header (the server finds the key with it). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,6 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int peek_ok = jws_peek(s, &h, &p) == 0;
     json_decref(h);
     json_decref(p);
+    json_t *hh = (json_t *)1;
+    int header_ok = jws_peek_header(s, &hh) == 0;
+    if ((peek_ok && !header_ok) || (header_ok != (hh != NULL)))
+        abort();
+    json_decref(hh);
     check_verify(s, NULL, peek_ok);
     check_verify(s, "pushgate-device+jwt", peek_ok);
     check_verify(s, "pushgate-response+jwt", peek_ok);

@@ -492,6 +492,31 @@ static void test_peek_rejects(void **state)
     free(dup);
 }
 
+static void test_peek_header(void **state)
+{
+    (void)state;
+    json_t *h = NULL;
+    char *t = make(key, GOOD_HDR, GOOD_PAYLOAD);
+    assert_int_equal(jws_peek_header(t, &h), 0);
+    assert_string_equal(json_string_value(json_object_get(h, "kid")), "d_device01");
+    json_decref(h);
+    free(t);
+    /* payload and signature are left to jws_verify_es256: not decoded here */
+    assert_int_equal(jws_peek_header("e30.!!!.!!!", &h), 0);
+    json_decref(h);
+    static const char *bad[] = {
+        "",          "a.b",          "a.b.c.d",       "..",          "e30.e30.", ".e30.AAAA",
+        "e30..AAAA", "W10.e30.AAAA", "e30=.e30.AAAA", "e3+.e30.AAAA"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        h = (json_t *)1;
+        assert_int_equal(jws_peek_header(bad[i], &h), -1);
+        assert_null(h);
+    }
+    char *dup = make(key, "{\"kid\":\"a\",\"kid\":\"b\"}", GOOD_PAYLOAD);
+    assert_int_equal(jws_peek_header(dup, &h), -1);
+    free(dup);
+}
+
 static void test_sign_rejects(void **state)
 {
     (void)state;
@@ -524,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_peek),
         cmocka_unit_test(test_peek_rejects),
+        cmocka_unit_test(test_peek_header),
         cmocka_unit_test(test_sign_rejects),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
