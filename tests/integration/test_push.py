@@ -216,8 +216,15 @@ class Push(PushBase):
             "unknown kid": dev.proof("GET", path, kid="d_unknowndevice0"),
             "short jti": dev.proof("GET", path, jti="short"),
         }
+        # only the header is read before the key lookup (jws_peek_header): a broken payload
+        # or signature behind a good header must be refused by the verify that follows
+        h, p, sig = dev.proof("GET", path).split(" ", 1)[1].split(".")
+        broken = {
+            "payload not json": f"Device {h}.{device.b64u(b'not json')}.{sig}",
+            "signature not base64url": f"Device {h}.{p}.!!!!",
+        }
         bodies = set()
-        for name, value in bad.items():
+        for name, value in list(bad.items()) + list(broken.items()):
             r = self.s.request("GET", f"{path}?wait=0",
                                headers={"Authorization": value} if value else {})
             self.assertProblem(r, 401, "invalid_device_proof")
@@ -225,6 +232,10 @@ class Push(PushBase):
         self.assertEqual(len(bodies), 1, bodies)
         self.assertEqual(self.s.request("GET", f"{path}?wait=0",
                                         headers={"Authorization": good}).status, 200)
+        for name, value in broken.items():  # the device's key is cached now
+            r = self.s.request("GET", f"{path}?wait=0", headers={"Authorization": value})
+            self.assertProblem(r, 401, "invalid_device_proof")
+            self.assertIn(r.raw, bodies, name)
         replay = self.s.request("GET", f"{path}?wait=0", headers={"Authorization": good})
         self.assertProblem(replay, 401, "invalid_device_proof")
         self.assertEqual(replay.raw, bodies.pop())
