@@ -1,6 +1,7 @@
 #include "jws.h"
 
 #include "b64url.h"
+#include "ecdsa_der.h"
 #include "jwk.h"
 
 #include <openssl/bn.h>
@@ -125,41 +126,21 @@ static int jws_scalar_in_range(const unsigned char *v)
     return memcmp(v, zero, JWS_COORD_LEN) != 0 && memcmp(v, jws_p256_order, JWS_COORD_LEN) < 0;
 }
 
-/* Converts JOSE r||s into a DER ECDSA-Sig-Value for OpenSSL. Returns DER length, or -1
- * when r or s is out of range or on failure. *der is OpenSSL-allocated (OPENSSL_free). */
-static int jws_raw_to_der(const unsigned char *raw, unsigned char **der)
-{
-    *der = NULL;
-    if (!jws_scalar_in_range(raw) || !jws_scalar_in_range(raw + JWS_COORD_LEN))
-        return -1;
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw, JWS_COORD_LEN, NULL);
-    BIGNUM *s = BN_bin2bn(raw + JWS_COORD_LEN, JWS_COORD_LEN, NULL);
-    if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(sig);
-        return -1;
-    }
-    int len = i2d_ECDSA_SIG(sig, der);
-    ECDSA_SIG_free(sig);
-    return len > 0 ? len : -1;
-}
-
 /* Returns 1 only when OpenSSL says the signature is valid (it returns 0 for a bad
- * signature and a negative value for errors: both are failure here). */
+ * signature and a negative value for errors: both are failure here). raw is JOSE r||s. */
 static int jws_digest_verify(EVP_PKEY *key, const char *msg, size_t msglen,
                              const unsigned char *raw)
 {
-    unsigned char *der = NULL;
-    int derlen = jws_raw_to_der(raw, &der);
-    if (derlen < 0)
+    unsigned char der[ECDSA_DER_MAX];
+    if (!jws_scalar_in_range(raw) || !jws_scalar_in_range(raw + JWS_COORD_LEN))
+        return 0;
+    size_t derlen = ecdsa_der_from_raw(raw, der);
+    if (derlen == 0)
         return 0;
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     int ok = mctx != NULL && EVP_DigestVerifyInit(mctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-             EVP_DigestVerify(mctx, der, (size_t)derlen, (const unsigned char *)msg, msglen) == 1;
+             EVP_DigestVerify(mctx, der, derlen, (const unsigned char *)msg, msglen) == 1;
     EVP_MD_CTX_free(mctx);
-    OPENSSL_free(der);
     return ok;
 }
 
