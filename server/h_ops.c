@@ -6,9 +6,12 @@
 
 #include <stdlib.h>
 
+/* A liveness probe is polled often and its body never changes: send the bytes
+ * as they are, without building and dumping a JSON object each time. */
 void h_healthz(struct req *r)
 {
-    http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+    static const char body[] = "{\"status\":\"ok\"}";
+    http_reply_raw(r, 200, "application/json", body, sizeof body - 1);
 }
 
 static void on_schema_version(void *arg, enum db_status st, PGresult *res)

@@ -2,6 +2,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "httpdate.h"
 #include "log.h"
 #include "metrics.h"
 #include "problem.h"
@@ -59,6 +60,8 @@ static void send_buf(struct req *r, int status, const char *ctype, struct evbuff
     if (ctype)
         evhttp_add_header(h, "Content-Type", ctype);
     evhttp_add_header(h, "Cache-Control", "no-store");
+    /* evhttp would format a Date of its own for every reply (httpdate.h) */
+    evhttp_add_header(h, "Date", httpdate_cached(time(NULL)));
     metrics_request(r->route ? r->route->pattern : "unmatched", status);
     if (log_enabled(LOG_DEBUG)) {
         char st[8];

@@ -31,10 +31,24 @@ void metrics_poll(bool read)
         polls_unread++;
 }
 
+/* "route status": built by hand, since this runs for every reply and an
+ * snprintf was a third of its cost. route is cut at 63 bytes, status at 0..999. */
+static void request_key(char key[70], const char *route, int status)
+{
+    size_t n = strnlen(route, 63);
+    unsigned s = status < 0 ? 0 : status > 999 ? 999 : (unsigned)status;
+    memcpy(key, route, n);
+    key[n] = ' ';
+    key[n + 1] = (char)('0' + s / 100);
+    key[n + 2] = (char)('0' + s / 10 % 10);
+    key[n + 3] = (char)('0' + s % 10);
+    key[n + 4] = '\0';
+}
+
 void metrics_request(const char *route, int status)
 {
-    char key[80];
-    snprintf(key, sizeof key, "%.63s %d", route, status);
+    char key[70];
+    request_key(key, route, status);
     if (!requests)
         requests = hmap_new();
     struct counter *c = hmap_get(requests, key);

@@ -3,8 +3,10 @@
 HTTP conventions and limits of api.md section 1, operations (section 9), configuration
 (section 10). Real PostgreSQL, real pushgated; see harness.py."""
 
+import email.utils
 import re
 import signal
+import time
 
 import harness
 
@@ -210,7 +212,20 @@ class Conventions(harness.TestCase):
     def test_healthz_and_readyz(self):
         r = self.s.request("GET", "/healthz")
         self.assertEqual((r.status, r.body), (200, {"status": "ok"}))
+        self.assertEqual(r.headers["content-type"], "application/json")
         self.assertEqual(self.s.request("GET", "/readyz").status, 200)
+
+    def test_every_reply_has_one_current_date_header(self):
+        # The server sets Date itself (server/httpdate.c), cached per second; evhttp
+        # must not add a second one, and the text must be an IMF-fixdate of now.
+        fixdate = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|"
+                             r"Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
+        for method, path in (("GET", "/healthz"), ("GET", "/nope"), ("POST", "/healthz")):
+            r = self.s.request(method, path)
+            date = r.headers.get("date", "")
+            self.assertRegex(date, fixdate, (method, path, r))
+            skew = abs(email.utils.parsedate_to_datetime(date).timestamp() - time.time())
+            self.assertLess(skew, 120, date)
 
     def test_json_content_type_with_charset_is_accepted(self):
         r = self.post_raw('{"username": "carol", "email": "carol@example.com"}',
