@@ -128,6 +128,9 @@ static int load_numbers(struct config *c, config_getenv_fn get, void *ctx, char 
     v = or_default(get("PUSHGATE_DRAIN_SECONDS", ctx), "10");
     if (parse_int(v, 0, 25, &c->drain_seconds) < 0)
         FAIL("PUSHGATE_DRAIN_SECONDS must be an integer from 0 to 25");
+    v = or_default(get("PUSHGATE_METRICS_DB_SECONDS", ctx), "15");
+    if (parse_int(v, 0, 3600, &c->metrics_db_seconds) < 0)
+        FAIL("PUSHGATE_METRICS_DB_SECONDS must be an integer from 0 to 3600");
     return 0;
 }
 

@@ -25,9 +25,10 @@ struct config {
     bool require_code;
     int log_level; /* enum log_level */
     bool log_json;
-    int db_pool_size;  /* PUSHGATE_DB_POOL_SIZE, 1..64, default 4 */
-    int db_batch_max;  /* PUSHGATE_DB_BATCH_MAX, 1..32 (1: no group commit), default 16 */
-    int drain_seconds; /* PUSHGATE_DRAIN_SECONDS, 0..25, default 10 */
+    int db_pool_size;       /* PUSHGATE_DB_POOL_SIZE, 1..64, default 4 */
+    int db_batch_max;       /* PUSHGATE_DB_BATCH_MAX, 1..32 (1: no group commit), default 16 */
+    int drain_seconds;      /* PUSHGATE_DRAIN_SECONDS, 0..25, default 10 */
+    int metrics_db_seconds; /* PUSHGATE_METRICS_DB_SECONDS, 0..3600, default 15 */
 };
 
 /* Looks a variable up; returns NULL when unset. */

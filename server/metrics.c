@@ -2,6 +2,7 @@
 
 #include "db.h"
 #include "hmap.h"
+#include "metrics_db.h"
 #include "server.h"
 
 #include <event2/buffer.h>
@@ -110,26 +111,25 @@ static void emit_latency(struct evbuffer *b)
                         cum, latency_sum, cum);
 }
 
-static void emit_db(struct evbuffer *b, PGresult *res)
+static void emit_db(struct evbuffer *b, const struct metrics_db_counts *db)
 {
     evbuffer_add_printf(b, "# HELP pushgate_auth_requests requests by outcome (database)\n"
                            "# TYPE pushgate_auth_requests gauge\n");
-    for (int i = 0; i < PQntuples(res); i++)
-        if (strcmp(PQgetvalue(res, i, 0), "outbox") != 0)
-            evbuffer_add_printf(b, "pushgate_auth_requests{outcome=\"%s\"} %s\n",
-                                PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-    for (int i = 0; i < PQntuples(res); i++)
-        if (strcmp(PQgetvalue(res, i, 0), "outbox") == 0)
+    for (int i = 0; i < db->n; i++)
+        if (strcmp(db->name[i], "outbox") != 0)
+            evbuffer_add_printf(b, "pushgate_auth_requests{outcome=\"%s\"} %s\n", db->name[i],
+                                db->count[i]);
+    for (int i = 0; i < db->n; i++)
+        if (strcmp(db->name[i], "outbox") == 0)
             evbuffer_add_printf(b,
                                 "# HELP pushgate_outbox_depth mails waiting to be sent\n"
                                 "# TYPE pushgate_outbox_depth gauge\n"
                                 "pushgate_outbox_depth %s\n",
-                                PQgetvalue(res, i, 1));
+                                db->count[i]);
 }
 
-static void on_scrape(void *arg, enum db_status st, PGresult *res)
+static void on_scrape(struct req *r, const struct metrics_db_counts *db)
 {
-    struct req *r = arg;
     struct server *srv = r->srv;
     struct evbuffer *b = evbuffer_new();
     evbuffer_add_printf(b, "# HELP pushgate_http_requests_total answers by route and status\n"
@@ -147,7 +147,7 @@ static void on_scrape(void *arg, enum db_status st, PGresult *res)
                         "# TYPE pushgate_device_polls_total counter\n"
                         "pushgate_device_polls_total{read=\"database\"} %llu\n"
                         "pushgate_device_polls_total{read=\"none\"} %llu\n",
-                        hmap_count(srv->waiters), hmap_count(srv->polls), st == DB_OK, polls_read,
+                        hmap_count(srv->waiters), hmap_count(srv->polls), db != NULL, polls_read,
                         polls_unread);
     unsigned long long batches = 0, batched = 0;
     db_batch_stats(srv->db, &batches, &batched);
@@ -161,8 +161,8 @@ static void on_scrape(void *arg, enum db_status st, PGresult *res)
                         "pushgate_db_batched_total %llu\n",
                         batches, batched);
     emit_latency(b);
-    if (st == DB_OK)
-        emit_db(b, res);
+    if (db)
+        emit_db(b, db);
     size_t len = evbuffer_get_length(b);
     char *text = malloc(len + 1);
     evbuffer_remove(b, text, len);
@@ -173,8 +173,5 @@ static void on_scrape(void *arg, enum db_status st, PGresult *res)
 
 void h_metrics(struct req *r)
 {
-    db_query(r->srv->db,
-             "SELECT auth_effective_status(a), count(*) FROM auth_requests a GROUP BY 1 "
-             "UNION ALL SELECT 'outbox', count(*) FROM outbox WHERE status = 'queued'",
-             0, NULL, on_scrape, r);
+    metrics_db_read(r, on_scrape);
 }

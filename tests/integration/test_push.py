@@ -22,8 +22,10 @@ class PushBase(harness.TestCase):
         super().setUpClass()
         cls.sink = harness.SmtpSink()
         # every server of the class; audit rows are sealed at once
+        # /metrics reads the database on every scrape (MetricsDatabaseReads tests the default)
         cls.server_env = {"PUSHGATE_SMTP_URL": cls.sink.url, "PUSHGATE_AUDIT_SEAL_AGE": "0",
-                          "PUSHGATE_ADMIN_TOKEN": "push-admin-token"}
+                          "PUSHGATE_ADMIN_TOKEN": "push-admin-token",
+                          "PUSHGATE_METRICS_DB_SECONDS": "0"}
         cls.s = cls.class_server()
         cls.app = cls.s.create_app("Acme Bank")
         cls.h = cls.s.app_headers(cls.app)
@@ -400,6 +402,66 @@ class Metrics(PushBase):
         self.assertEqual(self.metric(text, 'pushgate_auth_requests{outcome="accepted"}'), 1)
         self.assertEqual(self.metric(
             text, 'pushgate_http_requests_total{route="/auth",status="200"}'), 1, text)
+
+
+class MetricsDatabaseReads(PushBase):
+    """/metrics needs no credentials and its outcome counts scan auth_requests, so the
+    server reads them at most once per PUSHGATE_METRICS_DB_SECONDS and never twice at
+    the same time (server/metrics_db.h)."""
+
+    COUNTS = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%FROM auth_requests GROUP BY%%' " \
+             "AND wait_event_type = 'Lock'"
+
+    def setUp(self):
+        super().setUp()
+        import psycopg2
+        self.pg_conn = psycopg2.connect(self.db_url)
+        self.pg_conn.autocommit = True
+        self.addCleanup(self.pg_conn.close)
+
+    def q(self, sql, *args):
+        cur = self.pg_conn.cursor()
+        cur.execute(sql, args)
+        return cur.fetchall() if cur.description else None
+
+    def db_lines(self, text):
+        return [ln for ln in text.splitlines() if ln.startswith(("pushgate_auth_requests{",
+                                                                  "pushgate_outbox_depth "))]
+
+    def test_a_read_serves_the_scrapes_of_its_interval(self):
+        s = self.server(env={"PUSHGATE_METRICS_DB_SECONDS": "3600"})
+        user, (dev,) = self.new_user(server=s)
+        first = s.request("GET", "/metrics").raw.decode()
+        self.assertIn("pushgate_db_up 1", first)
+        held = POOL.submit(self.auth, user, server=s)
+        self.answer(dev, self.challenge_for(dev, server=s), server=s)
+        self.assertEqual(held.result(30).body["status"], "accepted")
+        second = s.request("GET", "/metrics").raw.decode()
+        # what the process counts itself is live; the database's figures are the first read's
+        self.assertRegex(second, r'(?m)^pushgate_http_requests_total\{route="/auth",status="200"\} 1$')
+        self.assertNotRegex(first, r'(?m)^pushgate_http_requests_total\{route="/auth"')
+        self.assertEqual(self.db_lines(second), self.db_lines(first))
+        accepted = self.q("SELECT count(*) FROM auth_requests WHERE status = 'accepted'")[0][0]
+        self.assertNotIn(f'pushgate_auth_requests{{outcome="accepted"}} {accepted}', second)
+
+    def test_scrapes_during_a_read_wait_for_it(self):
+        s = self.server(env={"PUSHGATE_METRICS_DB_SECONDS": "3600", "PUSHGATE_DB_POOL_SIZE": "2"})
+        locker = __import__("psycopg2").connect(self.db_url)
+        self.addCleanup(locker.close)
+        locker.cursor().execute("LOCK TABLE auth_requests IN ACCESS EXCLUSIVE MODE")
+        scrapes = [POOL.submit(s.request, "GET", "/metrics", timeout=60)]
+        self.assertEqual(harness.poll(lambda: self.q(self.COUNTS)[0][0], lambda n: n == 1), 1)
+        scrapes += [POOL.submit(s.request, "GET", "/metrics", timeout=60) for _ in range(4)]
+        # the pool's other connection is free: /readyz answers while the read is blocked,
+        # and by then the four later scrapes (sent before it) have reached the server
+        for _ in range(2):
+            self.assertEqual(s.request("GET", "/readyz").status, 200)
+        self.assertEqual(self.q(self.COUNTS)[0][0], 1, "a second read of the counts started")
+        locker.rollback()
+        texts = [f.result(30).raw.decode() for f in scrapes]
+        self.assertTrue(all("pushgate_db_up 1" in t for t in texts), texts)
+        self.assertEqual({tuple(self.db_lines(t)) for t in texts}, {tuple(self.db_lines(texts[0]))})
+        self.assertTrue(self.db_lines(texts[0]), texts[0])
 
 
 class KnownIdle(PushBase):

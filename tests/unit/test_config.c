@@ -48,6 +48,7 @@ static void defaults(void **state)
     assert_int_equal(c.db_pool_size, 4);
     assert_int_equal(c.db_batch_max, 16);
     assert_int_equal(c.drain_seconds, 10);
+    assert_int_equal(c.metrics_db_seconds, 15);
     config_free(&c);
 }
 
@@ -80,6 +81,8 @@ static void every_value(void **state)
                          "json",
                          "PUSHGATE_PORT_FILE",
                          "/tmp/port",
+                         "PUSHGATE_METRICS_DB_SECONDS",
+                         "0",
                          NULL};
     struct config c;
     char err[256] = "";
@@ -95,6 +98,7 @@ static void every_value(void **state)
     assert_int_equal(c.log_level, LOG_DEBUG);
     assert_true(c.log_json);
     assert_string_equal(c.port_file, "/tmp/port");
+    assert_int_equal(c.metrics_db_seconds, 0);
     config_free(&c);
 }
 
@@ -119,6 +123,8 @@ static void rejections(void **state)
         {"PUSHGATE_DB_BATCH_MAX", "33"},
         {"PUSHGATE_DB_BATCH_MAX", "0"},
         {"PUSHGATE_DRAIN_SECONDS", "26"},
+        {"PUSHGATE_METRICS_DB_SECONDS", "-1"},
+        {"PUSHGATE_METRICS_DB_SECONDS", "3601"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", cases[i][0], cases[i][1],
