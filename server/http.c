@@ -3,6 +3,7 @@
 #include "auth.h"
 #include "db.h"
 #include "httpdate.h"
+#include "listenguard.h"
 #include "log.h"
 #include "metrics.h"
 #include "problem.h"
@@ -369,6 +370,9 @@ int http_start(struct server *srv)
                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), NULL);
         return -1;
     }
+    srv->listen_guard = listenguard_new(srv->base, evhttp_bound_socket_get_listener(srv->listener));
+    if (!srv->listen_guard)
+        return -1;
     int port = bound_port(srv->listener);
     if (c->port_file && write_port_file(c->port_file, port) < 0) {
         log_kv(LOG_ERROR, "cannot write PUSHGATE_PORT_FILE", "path", c->port_file, NULL);
@@ -388,6 +392,8 @@ int http_start(struct server *srv)
 
 void http_stop_accepting(struct server *srv)
 {
+    listenguard_free(srv->listen_guard); /* its timer must not revive the listener */
+    srv->listen_guard = NULL;
     if (srv->listener) {
         evhttp_del_accept_socket(srv->http, srv->listener);
         srv->listener = NULL;
@@ -396,6 +402,8 @@ void http_stop_accepting(struct server *srv)
 
 void http_free(struct server *srv)
 {
+    listenguard_free(srv->listen_guard);
+    srv->listen_guard = NULL;
     if (srv->http)
         evhttp_free(srv->http);
     srv->http = NULL;

@@ -12,6 +12,7 @@ struct event_base;
 struct evhttp;
 struct db;
 struct evhttp_bound_socket;
+struct listenguard;
 struct mailer;
 struct curlev;
 struct signer;
@@ -38,6 +39,7 @@ struct server {
     char *instance_id;       /* this process's row in `instances` */
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
+    struct listenguard *listen_guard; /* accept paused while out of descriptors */
     unsigned char master_key[KEYS_MASTER_LEN];
     char *public_url; /* PUSHGATE_PUBLIC_URL, or http://<bound address> */
     bool draining;    /* SIGTERM received: no new work */

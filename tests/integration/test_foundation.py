@@ -4,8 +4,14 @@ HTTP conventions and limits of api.md section 1, operations (section 9), configu
 (section 10). Real PostgreSQL, real pushgated; see harness.py."""
 
 import email.utils
+import http.client
+import os
 import re
+import shlex
+import shutil
 import signal
+import socket
+import tempfile
 import time
 
 import harness
@@ -392,6 +398,50 @@ class Lifecycle(harness.TestCase):
         lines = [l for l in s.logs if l.strip()]
         self.assertEqual(len(objs), len(lines), "non-JSON lines on stderr with "
                                                 "PUSHGATE_LOG_FORMAT=json")
+
+
+class OutOfDescriptors(harness.TestCase):
+    """At its descriptor limit the server pauses accepting instead of spinning on accept()
+    (libevent logged a warning per failed call: a million lines a second), keeps serving
+    the connections it has, and resumes once descriptors come free (server/listenguard.h)."""
+
+    def limited_server(self, nofile):
+        d = tempfile.mkdtemp(prefix="pushgated-fds-")
+        self.addCleanup(shutil.rmtree, d, True)
+        wrapper = os.path.join(d, "pushgated")
+        with open(wrapper, "w") as f:
+            f.write(f'#!/bin/sh\nexec prlimit --nofile={nofile}:{nofile} -- '
+                    f'{shlex.quote(harness.pushgated_path())} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        return self.server(binary=wrapper)
+
+    def get(self, conn):
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        return r.status, r.read()
+
+    def test_accepting_pauses_at_the_limit_and_resumes(self):
+        s = self.limited_server(64)
+        kept = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        self.addCleanup(kept.close)
+        self.assertEqual(self.get(kept)[0], 200)
+        mark = len(s.logs)
+        flood = []
+        self.addCleanup(lambda: [c.close() for c in flood])
+        for _ in range(100):  # the kernel's backlog completes these; the server runs out
+            flood.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+        s.wait_log(lambda o: o.get("msg") == "accept paused: out of file descriptors",
+                   since=mark)
+        self.assertEqual(self.get(kept), (200, b'{"status":"ok"}'))
+        for c in flood:
+            c.close()
+        s.wait_log(lambda o: o.get("msg") == "accept resumed", since=mark)
+        fresh = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        self.addCleanup(fresh.close)
+        self.assertEqual(self.get(fresh)[0], 200)
+        paused = [o for o in s.json_logs() if o.get("msg", "").startswith("accept paused")]
+        self.assertLessEqual(len(paused), 2, paused)  # one per episode, not one per accept()
+        self.assertFalse([ln for ln in s.logs if "accept()" in ln], "libevent's accept warning")
 
 
 class Configuration(harness.TestCase):
