@@ -1,5 +1,6 @@
 /* Operations endpoints (api.md 9). */
 #include "db.h"
+#include "dbshared.h"
 #include "handlers.h"
 #include "migrate.h"
 #include "server.h"
@@ -14,9 +15,13 @@ void h_healthz(struct req *r)
     http_reply_raw(r, 200, "application/json", body, sizeof body - 1);
 }
 
-static void on_schema_version(void *arg, enum db_status st, PGresult *res)
+/* Probes need no credentials: concurrent ones share one read (dbshared.h), never
+ * kept, so each answer is as fresh as the read it waited for. */
+static struct dbshared schema_version = {
+    .sql = "SELECT COALESCE(max(version), 0) FROM schema_migrations"};
+
+static void on_schema_version(struct req *r, enum db_status st, const PGresult *res)
 {
-    struct req *r = arg;
     int version = st == DB_OK && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -1;
     if (version < migrate_latest_version()) {
         http_problem_retry(
@@ -29,8 +34,7 @@ static void on_schema_version(void *arg, enum db_status st, PGresult *res)
 
 void h_readyz(struct req *r)
 {
-    db_query(r->srv->db, "SELECT COALESCE(max(version), 0) FROM schema_migrations", 0, NULL,
-             on_schema_version, r);
+    dbshared_read(&schema_version, r, 0, on_schema_version);
 }
 
 static void on_jwks(void *arg, enum db_status st, PGresult *res)

@@ -1,8 +1,9 @@
 #include "metrics.h"
 
+#include "config.h"
 #include "db.h"
+#include "dbshared.h"
 #include "hmap.h"
-#include "metrics_db.h"
 #include "server.h"
 
 #include <event2/buffer.h>
@@ -17,6 +18,14 @@ struct counter {
 };
 
 static struct hmap *requests; /* "route status" -> struct counter */
+
+/* auth_effective_status(a) spelled out: the function takes the whole row, and
+ * forming a row value for each tuple made this scan 5 times slower (500,000
+ * requests: 0.7-1.1 s against 0.14-0.18 s). Shared and kept (dbshared.h). */
+static struct dbshared db_counts = {
+    .sql = "SELECT CASE WHEN status = 'pending' AND expires_at <= now() THEN 'expired' "
+           "ELSE status END, count(*) FROM auth_requests GROUP BY 1 "
+           "UNION ALL SELECT 'outbox', count(*) FROM outbox WHERE status = 'queued'"};
 
 static const double buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
 #define NBUCKETS (sizeof buckets / sizeof *buckets)
@@ -79,6 +88,7 @@ static void free_counter(void *v, void *arg)
 
 void metrics_free(void)
 {
+    dbshared_clear(&db_counts);
     if (requests)
         hmap_each(requests, free_counter, NULL);
     hmap_free(requests);
@@ -111,24 +121,24 @@ static void emit_latency(struct evbuffer *b)
                         cum, latency_sum, cum);
 }
 
-static void emit_db(struct evbuffer *b, const struct metrics_db_counts *db)
+static void emit_db(struct evbuffer *b, const PGresult *res)
 {
     evbuffer_add_printf(b, "# HELP pushgate_auth_requests requests by outcome (database)\n"
                            "# TYPE pushgate_auth_requests gauge\n");
-    for (int i = 0; i < db->n; i++)
-        if (strcmp(db->name[i], "outbox") != 0)
-            evbuffer_add_printf(b, "pushgate_auth_requests{outcome=\"%s\"} %s\n", db->name[i],
-                                db->count[i]);
-    for (int i = 0; i < db->n; i++)
-        if (strcmp(db->name[i], "outbox") == 0)
+    for (int i = 0; i < PQntuples(res); i++)
+        if (strcmp(PQgetvalue(res, i, 0), "outbox") != 0)
+            evbuffer_add_printf(b, "pushgate_auth_requests{outcome=\"%s\"} %s\n",
+                                PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+    for (int i = 0; i < PQntuples(res); i++)
+        if (strcmp(PQgetvalue(res, i, 0), "outbox") == 0)
             evbuffer_add_printf(b,
                                 "# HELP pushgate_outbox_depth mails waiting to be sent\n"
                                 "# TYPE pushgate_outbox_depth gauge\n"
                                 "pushgate_outbox_depth %s\n",
-                                db->count[i]);
+                                PQgetvalue(res, i, 1));
 }
 
-static void on_scrape(struct req *r, const struct metrics_db_counts *db)
+static void on_scrape(struct req *r, enum db_status st, const PGresult *res)
 {
     struct server *srv = r->srv;
     struct evbuffer *b = evbuffer_new();
@@ -147,7 +157,7 @@ static void on_scrape(struct req *r, const struct metrics_db_counts *db)
                         "# TYPE pushgate_device_polls_total counter\n"
                         "pushgate_device_polls_total{read=\"database\"} %llu\n"
                         "pushgate_device_polls_total{read=\"none\"} %llu\n",
-                        hmap_count(srv->waiters), hmap_count(srv->polls), db != NULL, polls_read,
+                        hmap_count(srv->waiters), hmap_count(srv->polls), st == DB_OK, polls_read,
                         polls_unread);
     unsigned long long batches = 0, batched = 0;
     db_batch_stats(srv->db, &batches, &batched);
@@ -161,8 +171,8 @@ static void on_scrape(struct req *r, const struct metrics_db_counts *db)
                         "pushgate_db_batched_total %llu\n",
                         batches, batched);
     emit_latency(b);
-    if (db)
-        emit_db(b, db);
+    if (st == DB_OK)
+        emit_db(b, res);
     size_t len = evbuffer_get_length(b);
     char *text = malloc(len + 1);
     evbuffer_remove(b, text, len);
@@ -173,5 +183,5 @@ static void on_scrape(struct req *r, const struct metrics_db_counts *db)
 
 void h_metrics(struct req *r)
 {
-    metrics_db_read(r, on_scrape);
+    dbshared_read(&db_counts, r, r->srv->cfg->metrics_db_seconds, on_scrape);
 }

@@ -2,8 +2,8 @@
  *
  * Process-local counters (requests by route and status, decision latency
  * histogram) live here; gauges of held requests come from the registries;
- * auth outcomes and the outbox depth are read from the database (metrics_db.h:
- * at most once per PUSHGATE_METRICS_DB_SECONDS), so they describe the whole
+ * auth outcomes and the outbox depth are read from the database (dbshared.h: one
+ * read at a time, kept for PUSHGATE_METRICS_DB_SECONDS), so they describe the whole
  * deployment, not one instance. */
 #ifndef PUSHGATE_METRICS_H
 #define PUSHGATE_METRICS_H

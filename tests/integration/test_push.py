@@ -22,7 +22,7 @@ class PushBase(harness.TestCase):
         super().setUpClass()
         cls.sink = harness.SmtpSink()
         # every server of the class; audit rows are sealed at once
-        # /metrics reads the database on every scrape (MetricsDatabaseReads tests the default)
+        # /metrics reads the database on every scrape (SharedReads tests the default)
         cls.server_env = {"PUSHGATE_SMTP_URL": cls.sink.url, "PUSHGATE_AUDIT_SEAL_AGE": "0",
                           "PUSHGATE_ADMIN_TOKEN": "push-admin-token",
                           "PUSHGATE_METRICS_DB_SECONDS": "0"}
@@ -404,12 +404,14 @@ class Metrics(PushBase):
             text, 'pushgate_http_requests_total{route="/auth",status="200"}'), 1, text)
 
 
-class MetricsDatabaseReads(PushBase):
-    """/metrics needs no credentials and its outcome counts scan auth_requests, so the
-    server reads them at most once per PUSHGATE_METRICS_DB_SECONDS and never twice at
-    the same time (server/metrics_db.h)."""
+class SharedReads(PushBase):
+    """/metrics and /readyz need no credentials and cost the database a read: requests
+    that ask while the read runs share it, and /metrics' outcome counts (a scan of
+    auth_requests) are kept for PUSHGATE_METRICS_DB_SECONDS (server/dbshared.h)."""
 
     COUNTS = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%FROM auth_requests GROUP BY%%' " \
+             "AND wait_event_type = 'Lock'"
+    SCHEMA = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%FROM schema_migrations%%' " \
              "AND wait_event_type = 'Lock'"
 
     def setUp(self):
@@ -462,6 +464,28 @@ class MetricsDatabaseReads(PushBase):
         self.assertTrue(all("pushgate_db_up 1" in t for t in texts), texts)
         self.assertEqual({tuple(self.db_lines(t)) for t in texts}, {tuple(self.db_lines(texts[0]))})
         self.assertTrue(self.db_lines(texts[0]), texts[0])
+
+    def test_probes_during_a_read_share_it(self):
+        s = self.server(env={"PUSHGATE_DB_POOL_SIZE": "2"})
+        locker = __import__("psycopg2").connect(self.db_url)
+        self.addCleanup(locker.close)
+        locker.cursor().execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+        probes = [POOL.submit(s.request, "GET", "/readyz", timeout=60)]
+        self.assertEqual(harness.poll(lambda: self.q(self.SCHEMA)[0][0], lambda n: n == 1), 1)
+        probes += [POOL.submit(s.request, "GET", "/readyz", timeout=60) for _ in range(4)]
+        # the pool's other connection is free: the JWKS (another table) is served
+        for _ in range(2):
+            self.assertEqual(s.request("GET", "/.well-known/jwks.json").status, 200)
+        self.assertEqual(self.q(self.SCHEMA)[0][0], 1, "a second /readyz read started")
+        locker.rollback()
+        answers = [f.result(30) for f in probes]
+        self.assertEqual([a.status for a in answers], [200] * 5, answers)
+        # never kept: with the table locked again, the next probe waits for a new read
+        locker.cursor().execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+        late = POOL.submit(s.request, "GET", "/readyz", timeout=60)
+        self.assertEqual(harness.poll(lambda: self.q(self.SCHEMA)[0][0], lambda n: n == 1), 1)
+        locker.rollback()
+        self.assertEqual(late.result(30).status, 200)
 
 
 class KnownIdle(PushBase):
