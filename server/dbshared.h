@@ -1,6 +1,6 @@
 /* dbshared: one read-only statement whose answer is shared by the requests
  * that ask for it, for endpoints anyone may call that cost the database
- * something (/metrics' counts, /readyz).
+ * something (/metrics' counts, /readyz, the JWKS).
  *
  * Read on every request, a few clients looping on /metrics against 500,000
  * auth requests kept both of PostgreSQL's cores busy and the pool with them

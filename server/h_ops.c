@@ -15,8 +15,8 @@ void h_healthz(struct req *r)
     http_reply_raw(r, 200, "application/json", body, sizeof body - 1);
 }
 
-/* Probes need no credentials: concurrent ones share one read (dbshared.h), never
- * kept, so each answer is as fresh as the read it waited for. */
+/* /readyz and the JWKS need no credentials: concurrent requests share one read
+ * (dbshared.h), never kept, so each answer is as fresh as the read it waited for. */
 static struct dbshared schema_version = {
     .sql = "SELECT COALESCE(max(version), 0) FROM schema_migrations"};
 
@@ -37,9 +37,10 @@ void h_readyz(struct req *r)
     dbshared_read(&schema_version, r, 0, on_schema_version);
 }
 
-static void on_jwks(void *arg, enum db_status st, PGresult *res)
+static struct dbshared jwks = {.sql = "SELECT server_jwks()"}; /* shared, never kept */
+
+static void on_jwks(struct req *r, enum db_status st, const PGresult *res)
 {
-    struct req *r = arg;
     json_t *doc =
         st == DB_OK && PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
     if (!doc)
@@ -49,5 +50,5 @@ static void on_jwks(void *arg, enum db_status st, PGresult *res)
 
 void h_jwks(struct req *r)
 {
-    db_query(r->srv->db, "SELECT server_jwks()", 0, NULL, on_jwks, r);
+    dbshared_read(&jwks, r, 0, on_jwks);
 }

@@ -411,8 +411,6 @@ class SharedReads(PushBase):
 
     COUNTS = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%FROM auth_requests GROUP BY%%' " \
              "AND wait_event_type = 'Lock'"
-    SCHEMA = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%FROM schema_migrations%%' " \
-             "AND wait_event_type = 'Lock'"
 
     def setUp(self):
         super().setUp()
@@ -465,27 +463,39 @@ class SharedReads(PushBase):
         self.assertEqual({tuple(self.db_lines(t)) for t in texts}, {tuple(self.db_lines(texts[0]))})
         self.assertTrue(self.db_lines(texts[0]), texts[0])
 
-    def test_probes_during_a_read_share_it(self):
+    def check_shared(self, path, table, statement, other):
+        """Five GET `path` while `table` is locked make one read (a backend running
+        `statement` waits on the lock; the pool's other connection still serves `other`);
+        the next GET after that reads again."""
         s = self.server(env={"PUSHGATE_DB_POOL_SIZE": "2"})
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s " \
+                  "AND query NOT LIKE '%%pg_stat_activity%%' AND wait_event_type = 'Lock'"
+        reads = lambda: self.q(waiting, f"%{statement}%")[0][0]  # noqa: E731
         locker = __import__("psycopg2").connect(self.db_url)
         self.addCleanup(locker.close)
-        locker.cursor().execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
-        probes = [POOL.submit(s.request, "GET", "/readyz", timeout=60)]
-        self.assertEqual(harness.poll(lambda: self.q(self.SCHEMA)[0][0], lambda n: n == 1), 1)
-        probes += [POOL.submit(s.request, "GET", "/readyz", timeout=60) for _ in range(4)]
-        # the pool's other connection is free: the JWKS (another table) is served
-        for _ in range(2):
-            self.assertEqual(s.request("GET", "/.well-known/jwks.json").status, 200)
-        self.assertEqual(self.q(self.SCHEMA)[0][0], 1, "a second /readyz read started")
+        locker.cursor().execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        gets = [POOL.submit(s.request, "GET", path, timeout=60)]
+        self.assertEqual(harness.poll(reads, lambda n: n == 1), 1)
+        gets += [POOL.submit(s.request, "GET", path, timeout=60) for _ in range(4)]
+        for _ in range(2):  # by then the four later requests (sent before) have arrived
+            self.assertEqual(s.request("GET", other).status, 200)
+        self.assertEqual(reads(), 1, f"a second read for {path} started")
         locker.rollback()
-        answers = [f.result(30) for f in probes]
+        answers = [f.result(30) for f in gets]
         self.assertEqual([a.status for a in answers], [200] * 5, answers)
-        # never kept: with the table locked again, the next probe waits for a new read
-        locker.cursor().execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
-        late = POOL.submit(s.request, "GET", "/readyz", timeout=60)
-        self.assertEqual(harness.poll(lambda: self.q(self.SCHEMA)[0][0], lambda n: n == 1), 1)
+        self.assertEqual(len({a.raw for a in answers}), 1, answers)
+        locker.cursor().execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        late = POOL.submit(s.request, "GET", path, timeout=60)
+        self.assertEqual(harness.poll(reads, lambda n: n == 1), 1)  # not kept: read again
         locker.rollback()
         self.assertEqual(late.result(30).status, 200)
+
+    def test_probes_during_a_read_share_it(self):
+        self.check_shared("/readyz", "schema_migrations", "FROM schema_migrations",
+                          "/.well-known/jwks.json")
+
+    def test_key_set_requests_during_a_read_share_it(self):
+        self.check_shared("/.well-known/jwks.json", "server_keys", "server_jwks()", "/readyz")
 
 
 class KnownIdle(PushBase):
