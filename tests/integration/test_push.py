@@ -54,6 +54,17 @@ class PushBase(harness.TestCase):
         return s.request("POST", "/auth", headers={**self.h, **(headers or {})},
                          body={"username": user, **body}, timeout=400)
 
+    def q(self, sql, *args):
+        """Runs sql (autocommit) on a connection of the test's own; rows, if any."""
+        if getattr(self, "pg_conn", None) is None:
+            import psycopg2
+            self.pg_conn = psycopg2.connect(self.db_url)
+            self.pg_conn.autocommit = True
+            self.addCleanup(self.pg_conn.close)
+        cur = self.pg_conn.cursor()
+        cur.execute(sql, args)
+        return cur.fetchall() if cur.description else None
+
     def auth_async(self, user, **body):
         r = self.auth(user, headers={"Prefer": "respond-async"}, **body)
         assert r.status == 202, r
@@ -405,24 +416,9 @@ class Metrics(PushBase):
 
 
 class SharedReads(PushBase):
-    """/metrics and /readyz need no credentials and cost the database a read: requests
-    that ask while the read runs share it, and /metrics' outcome counts (a scan of
-    auth_requests) are kept for PUSHGATE_METRICS_DB_SECONDS (server/dbshared.h)."""
-
-    COUNTS = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%FROM auth_requests GROUP BY%%' " \
-             "AND wait_event_type = 'Lock'"
-
-    def setUp(self):
-        super().setUp()
-        import psycopg2
-        self.pg_conn = psycopg2.connect(self.db_url)
-        self.pg_conn.autocommit = True
-        self.addCleanup(self.pg_conn.close)
-
-    def q(self, sql, *args):
-        cur = self.pg_conn.cursor()
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
+    """/metrics, /readyz and the JWKS need no credentials and cost the database a read:
+    requests that ask while the read runs share it, and /metrics' outcome counts (a scan
+    of auth_requests) are kept for PUSHGATE_METRICS_DB_SECONDS (server/dbshared.h)."""
 
     def db_lines(self, text):
         return [ln for ln in text.splitlines() if ln.startswith(("pushgate_auth_requests{",
@@ -444,49 +440,50 @@ class SharedReads(PushBase):
         accepted = self.q("SELECT count(*) FROM auth_requests WHERE status = 'accepted'")[0][0]
         self.assertNotIn(f'pushgate_auth_requests{{outcome="accepted"}} {accepted}', second)
 
-    def test_scrapes_during_a_read_wait_for_it(self):
-        s = self.server(env={"PUSHGATE_METRICS_DB_SECONDS": "3600", "PUSHGATE_DB_POOL_SIZE": "2"})
+    def lock(self, table):
         locker = __import__("psycopg2").connect(self.db_url)
         self.addCleanup(locker.close)
-        locker.cursor().execute("LOCK TABLE auth_requests IN ACCESS EXCLUSIVE MODE")
-        scrapes = [POOL.submit(s.request, "GET", "/metrics", timeout=60)]
-        self.assertEqual(harness.poll(lambda: self.q(self.COUNTS)[0][0], lambda n: n == 1), 1)
-        scrapes += [POOL.submit(s.request, "GET", "/metrics", timeout=60) for _ in range(4)]
-        # the pool's other connection is free: /readyz answers while the read is blocked,
-        # and by then the four later scrapes (sent before it) have reached the server
-        for _ in range(2):
-            self.assertEqual(s.request("GET", "/readyz").status, 200)
-        self.assertEqual(self.q(self.COUNTS)[0][0], 1, "a second read of the counts started")
+        locker.cursor().execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        return locker
+
+    def reads(self, statement):
+        """How many backends running `statement` wait on a lock."""
+        return self.q("SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND query "
+                      "NOT LIKE '%%pg_stat_activity%%' AND wait_event_type = 'Lock'",
+                      f"%{statement}%")[0][0]
+
+    def five_during_one_read(self, s, path, table, statement, other):
+        """Five GET `path` while `table` is locked must make one read (a backend running
+        `statement` waits on the lock; the pool's other connection still serves
+        `other`); returns their answers once the lock is gone."""
+        locker = self.lock(table)
+        gets = [POOL.submit(s.request, "GET", path, timeout=60)]
+        self.assertEqual(harness.poll(lambda: self.reads(statement), lambda n: n == 1), 1)
+        gets += [POOL.submit(s.request, "GET", path, timeout=60) for _ in range(4)]
+        for _ in range(2):  # by then the four later requests (sent before) have arrived
+            self.assertEqual(s.request("GET", other).status, 200)
+        self.assertEqual(self.reads(statement), 1, f"a second read for {path} started")
         locker.rollback()
-        texts = [f.result(30).raw.decode() for f in scrapes]
+        return [f.result(30) for f in gets]
+
+    def test_scrapes_during_a_read_wait_for_it(self):
+        s = self.server(env={"PUSHGATE_METRICS_DB_SECONDS": "3600", "PUSHGATE_DB_POOL_SIZE": "2"})
+        texts = [a.raw.decode() for a in self.five_during_one_read(
+            s, "/metrics", "auth_requests", "FROM auth_requests GROUP BY", "/readyz")]
         self.assertTrue(all("pushgate_db_up 1" in t for t in texts), texts)
         self.assertEqual({tuple(self.db_lines(t)) for t in texts}, {tuple(self.db_lines(texts[0]))})
         self.assertTrue(self.db_lines(texts[0]), texts[0])
 
     def check_shared(self, path, table, statement, other):
-        """Five GET `path` while `table` is locked make one read (a backend running
-        `statement` waits on the lock; the pool's other connection still serves `other`);
-        the next GET after that reads again."""
+        """As five_during_one_read, all answers alike; and the next GET reads again."""
         s = self.server(env={"PUSHGATE_DB_POOL_SIZE": "2"})
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s " \
-                  "AND query NOT LIKE '%%pg_stat_activity%%' AND wait_event_type = 'Lock'"
-        reads = lambda: self.q(waiting, f"%{statement}%")[0][0]  # noqa: E731
-        locker = __import__("psycopg2").connect(self.db_url)
-        self.addCleanup(locker.close)
-        locker.cursor().execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        gets = [POOL.submit(s.request, "GET", path, timeout=60)]
-        self.assertEqual(harness.poll(reads, lambda n: n == 1), 1)
-        gets += [POOL.submit(s.request, "GET", path, timeout=60) for _ in range(4)]
-        for _ in range(2):  # by then the four later requests (sent before) have arrived
-            self.assertEqual(s.request("GET", other).status, 200)
-        self.assertEqual(reads(), 1, f"a second read for {path} started")
-        locker.rollback()
-        answers = [f.result(30) for f in gets]
+        answers = self.five_during_one_read(s, path, table, statement, other)
         self.assertEqual([a.status for a in answers], [200] * 5, answers)
         self.assertEqual(len({a.raw for a in answers}), 1, answers)
-        locker.cursor().execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        locker = self.lock(table)
         late = POOL.submit(s.request, "GET", path, timeout=60)
-        self.assertEqual(harness.poll(reads, lambda n: n == 1), 1)  # not kept: read again
+        # not kept: read again
+        self.assertEqual(harness.poll(lambda: self.reads(statement), lambda n: n == 1), 1)
         locker.rollback()
         self.assertEqual(late.result(30).status, 200)
 
@@ -531,19 +528,10 @@ class GroupCommit(PushBase):
 
     def setUp(self):
         super().setUp()
-        import psycopg2
         self.g = self.one_connection_server()
-        self.pg_conn = psycopg2.connect(self.db_url)
-        self.pg_conn.autocommit = True
-        self.addCleanup(self.pg_conn.close)
 
     def one_connection_server(self, **env):
         return self.server(env={"PUSHGATE_DB_POOL_SIZE": "1", "PUSHGATE_LOG_LEVEL": "debug", **env})
-
-    def q(self, sql, *args):
-        cur = self.pg_conn.cursor()
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
 
     def hold_the_connection(self):
         """g's only connection waits inside auth_create on a user's advisory lock taken
