@@ -812,6 +812,78 @@ class TwoInstances(PushBase):
                                      "PUSHGATE_KEY_FILE": harness._key_file_for(self.db_url),
                                      **env})
 
+    def listeners(self):
+        return {pid for (pid,) in self.q(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query = 'LISTEN pushgate'")}
+
+    def peer_with_listener(self):
+        """A fresh second server and the backend pid of its LISTEN connection."""
+        before = self.listeners()
+        a = self.peer()
+        (pid,) = self.listeners() - before
+        return a, pid
+
+    def cut_listen(self, server, pid):
+        """Ends server's LISTEN connection and refuses every new connection to the database
+        (existing ones keep working) until the returned function is called: whatever is
+        NOTIFYed meanwhile is lost to server. The function returns server's log mark."""
+        import psycopg2
+        db = self.q("SELECT current_database()")[0][0]
+        admin = psycopg2.connect(self.pg.url)
+        admin.autocommit = True  # a database cannot refuse connections from its own session
+        self.addCleanup(admin.close)
+        allow = lambda on: admin.cursor().execute(  # noqa: E731
+            f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS {on}')
+        allow("false")
+        self.addCleanup(allow, "true")
+        mark = len(server.logs)
+        self.q("SELECT pg_terminate_backend(%s)", pid)
+        server.wait_log(lambda o: o.get("msg", "").startswith("db unavailable")
+                        and o.get("pool") == "listen", since=mark)
+
+        def restore():
+            mark = len(server.logs)
+            allow("true")
+            return mark
+        return restore
+
+    def test_a_decision_announced_while_listen_is_down_is_read_when_it_returns(self):
+        """B decides a request held on A while A's LISTEN connection is gone, so A never
+        hears B's NOTIFY. When A listens again it must read what it holds at once (notify.c),
+        not leave the application waiting for the expiry read 60 s later."""
+        user, (dev,) = self.new_user()
+        a, pid = self.peer_with_listener()
+        b = self.s
+        held = POOL.submit(self.auth, user, server=a, timeout=60)
+        ch = self.challenge_for(dev, server=b)
+        restore = self.cut_listen(a, pid)
+        self.assertEqual(self.answer(dev, ch, server=b).body["status"], "accepted")
+        self.assertFalse(held.done(), "A answered without hearing of the decision")
+        mark = restore()
+        a.wait_log(lambda o: o.get("msg") == "listening for peer notifications", since=mark)
+        out = held.result(20)  # without the re-read: only at the 60 s expiry
+        self.assertEqual((out.status, out.body["status"]), (200, "accepted"), out)
+
+    def test_a_challenge_announced_while_listen_is_down_reaches_a_held_poll(self):
+        """A device's poll is held on A without a read (A knows it has nothing pending) while
+        A's LISTEN connection is gone; B creates a request for it. When A listens again, A
+        must forget what it knew and read again: the poll gets the challenge."""
+        user, (dev,) = self.new_user()
+        a, pid = self.peer_with_listener()
+        self.assertEqual(self.poll(dev, 0, a), [])  # a read that finds nothing: A knows
+        restore = self.cut_listen(a, pid)
+        mark = len(a.logs)
+        waiting = POOL.submit(self.poll, dev, 30, a)
+        a.wait_log(lambda o: o.get("msg") == "device poll held without a read"
+                   and o.get("deviceId") == dev.device_id, since=mark)
+        rid = self.auth_async(user).body["requestId"]  # on B
+        self.assertFalse(waiting.done(), "A's poll answered without hearing of the request")
+        restore()
+        challenges = waiting.result(40)  # without the re-read: [] after the 30 s wait
+        self.assertEqual([dev.verify_challenge(c["challenge"])[1]["requestId"]
+                          for c in challenges], [rid])
+
     def test_sigterm_before_the_create_reply_still_answers_503(self):
         """SIGTERM arrives while a synchronous POST /auth waits for its create's reply: the
         waiter registers after the drain began, and must still be drained (503), and the
