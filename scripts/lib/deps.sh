@@ -7,7 +7,7 @@
 PUSHGATE_BUILD_DEPS=(
   cmake make gcc libc6-dev clang libclang-rt-14-dev pkg-config
   libevent-dev libssl-dev libjansson-dev libpq-dev libcurl4-openssl-dev
-  libqrencode-dev libcmocka-dev
+  libqrencode-dev libcmocka-dev libjemalloc-dev
 )
 PUSHGATE_RUNTIME_DEPS=(
   postgresql-15 postgresql-client-15
