@@ -41,14 +41,16 @@ static json_t *verify_response(struct req *r, const char *jws, struct answer *a)
     const char *kid = NULL, *rid = NULL;
     json_int_t iat = 0;
     bool ok = key && jws_verify_es256(jws, key, "pushgate-response+jwt", &hdr, &payload) == 0 &&
-              json_unpack(hdr, "{s:s}", "kid", &kid) == 0 && !strcmp(kid, r->device_id) &&
-              json_unpack(payload, "{s:s, s:s, s:s, s?s, s?s, s:I !}", "requestId", &rid, "nonce",
-                          &a->nonce, "decision", &a->decision, "reason", &a->reason, "code",
-                          &a->code, "iat", &iat) == 0 &&
-              !strcmp(rid, r->params[0]) &&
-              llabs((long long)(time(NULL) - iat)) <= RESPONSE_MAX_SKEW &&
-              (!strcmp(a->decision, "approve") || !strcmp(a->decision, "deny")) &&
-              (!a->reason || (!strcmp(a->reason, "not_me") && !strcmp(a->decision, "deny")));
+              json_unpack(hdr, "{s:s}", "kid", &kid) == 0 && !strcmp(kid, r->device_id);
+    if (ok)
+        http_json_drop_nulls(payload); /* a null claim is an absent one (api.md 1) */
+    ok = ok &&
+         json_unpack(payload, "{s:s, s:s, s:s, s?s, s?s, s:I !}", "requestId", &rid, "nonce",
+                     &a->nonce, "decision", &a->decision, "reason", &a->reason, "code", &a->code,
+                     "iat", &iat) == 0 &&
+         !strcmp(rid, r->params[0]) && llabs((long long)(time(NULL) - iat)) <= RESPONSE_MAX_SKEW &&
+         (!strcmp(a->decision, "approve") || !strcmp(a->decision, "deny")) &&
+         (!a->reason || (!strcmp(a->reason, "not_me") && !strcmp(a->decision, "deny")));
     json_decref(hdr);
     if (!ok) {
         json_decref(payload);

@@ -235,9 +235,7 @@ static bool is_json_media_type(const char *ct)
     return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
-/* Absent and null mean the same (api.md 1): drop top-level nulls so the
- * handlers' strict unpacking sees them as absent. */
-static void drop_nulls(json_t *obj)
+void http_json_drop_nulls(json_t *obj)
 {
     const char *k;
     json_t *v;
@@ -271,7 +269,7 @@ static int read_json_body(struct req *r)
         http_problem(r, 400, "invalid_json", "the body must be a well-formed JSON object");
         return -1;
     }
-    drop_nulls(r->body);
+    http_json_drop_nulls(r->body);
     return 0;
 }
 

@@ -76,5 +76,9 @@ const char *http_method_name(const struct req *r);
 const char *http_query(const struct req *r, const char *name);
 /* True when the client prefers JSON over HTML (Accept header). */
 bool http_wants_json(const struct req *r);
+/* Absent and null mean the same (api.md 1): removes obj's top-level nulls so that
+ * strict unpacking sees them as absent. Request bodies get it before their handler
+ * runs; a handler applies it to a signed payload it unpacks itself. */
+void http_json_drop_nulls(json_t *obj);
 
 #endif

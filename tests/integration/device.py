@@ -110,12 +110,13 @@ class Device:
         return None
 
     def response(self, request_id, nonce, decision="approve", reason=None, code=None, iat=None,
-                 key=None):
+                 key=None, extra=None):
         payload = {"requestId": request_id, "nonce": nonce, "decision": decision,
                    "iat": int(time.time()) if iat is None else iat}
         if reason:
             payload["reason"] = reason
         if code is not None:
             payload["code"] = code
+        payload.update(extra or {})
         return sign(key or self.key, {"alg": "ES256", "typ": "pushgate-response+jwt",
                                       "kid": self.device_id}, payload)

@@ -212,6 +212,17 @@ class Push(PushBase):
         self.assertEqual(r.body["status"], "pending")
         self.assertEqual(self.answer(dev, ch).body["status"], "accepted")
 
+    def test_null_optional_claims_of_an_answer_mean_absent(self):
+        """api.md 1: absent optional fields and null mean the same, in a signed answer too."""
+        user, (dev,) = self.new_user()
+        nulls = {"reason": None, "code": None}
+        for decision, status in (("approve", "accepted"), ("deny", "denied")):
+            rid = self.auth_async(user).body["requestId"]
+            r = self.answer(dev, self.challenge_for(dev, rid), decision, extra=nulls)
+            self.assertEqual((r.status, r.body.get("status")), (200, status), r)
+        r = self.s.request("GET", f"/auth/{rid}", headers=self.h)
+        self.assertEqual(r.body.get("reason"), "user_denied", r)  # null is not "not_me"
+
     def test_every_device_proof_failure_is_the_same_401(self):
         user, (dev,) = self.new_user()
         path = "/device/challenges"
