@@ -3,10 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* No C0 control, DEL, or C1 control (U+0080-U+009F, UTF-8 C2 80-C2 9F): Unicode's
+ * whole Cc category. s is valid UTF-8 (jansson checks), so p[1] exists after a C2. */
 static bool no_controls(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
+        if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
             return false;
     return true;
 }

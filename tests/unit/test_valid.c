@@ -22,6 +22,11 @@ static void usernames(void **state)
     assert_false(valid_username(""));
     assert_false(valid_username("a\tb"));
     assert_false(valid_username("a\x7f"));
+    assert_false(valid_username("al\xc2\x85ice")); /* U+0085 NEL, a C1 control */
+    assert_false(valid_username("\xc2\x80"));
+    assert_false(valid_username("a\xc2\x9f"));
+    assert_true(valid_username("a\xc2\xa0" "b")); /* U+00A0 is not a control */
+    assert_true(valid_username("\xc2\xbfqu\xc3\xa9?"));
     assert_false(valid_username(long_name));
     long_name[128] = '\0';
     assert_true(valid_username(long_name));
@@ -51,6 +56,9 @@ static void text_counts_code_points(void **state)
     assert_true(valid_text(s, 256));
     assert_false(valid_text("", 10));
     assert_false(valid_text("a\nb", 10));
+    assert_false(valid_text("a\xc2\x85"
+                            "b",
+                            10));
 }
 
 static void bytea_hex(void **state)
