@@ -25,7 +25,8 @@ static void usernames(void **state)
     assert_false(valid_username("al\xc2\x85ice")); /* U+0085 NEL, a C1 control */
     assert_false(valid_username("\xc2\x80"));
     assert_false(valid_username("a\xc2\x9f"));
-    assert_true(valid_username("a\xc2\xa0" "b")); /* U+00A0 is not a control */
+    assert_true(valid_username("a\xc2\xa0"
+                               "b")); /* U+00A0 is not a control */
     assert_true(valid_username("\xc2\xbfqu\xc3\xa9?"));
     assert_false(valid_username(long_name));
     long_name[128] = '\0';
