@@ -9,9 +9,9 @@
 #define RETIRED_KEY_PUBLISH_DAYS 7
 
 /* pushgated key rotate: a new signing key becomes current at once for the
- * JWKS; running instances sign with the key they loaded until restarted, and
- * the retired key stays published for a week so that nothing they signed
- * stops verifying. argv[0] is "key". */
+ * JWKS, running instances switch to it when they hear the rotation's NOTIFY
+ * (keyswap.h), and the retired key stays published for a week so that nothing
+ * signed before stops verifying. argv[0] is "key". */
 int cli_key(const struct config *cfg, int argc, char **argv)
 {
     if (argc != 2 || strcmp(argv[1], "rotate") != 0) {

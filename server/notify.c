@@ -3,6 +3,7 @@
 #include "authwait.h"
 #include "db.h"
 #include "devpoll.h"
+#include "keyswap.h"
 #include "log.h"
 #include "server.h"
 #include "token.h"
@@ -47,6 +48,8 @@ static void on_payload(void *arg, const char *payload)
         devpoll_wake(n->srv, payload + 2);
     else if (strncmp(payload, "d:", 2) == 0)
         authwait_recheck(n->srv, payload + 2);
+    else if (strcmp(payload, "k:") == 0)
+        keyswap_check(n->srv);
 }
 
 /* LISTEN is (re)established: whatever was announced meanwhile is lost, so
@@ -57,6 +60,7 @@ static void on_listening(void *arg)
     log_kv(LOG_DEBUG, "listening for peer notifications", NULL);
     devpoll_wake_all(n->srv);
     authwait_recheck_all(n->srv);
+    keyswap_check(n->srv);
 }
 
 static void on_beat_done(void *arg, enum db_status st, PGresult *res)

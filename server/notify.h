@@ -3,8 +3,9 @@
  *  - A heartbeat row in `instances` (every 2 s; inserted before serving), so
  *    the SQL functions NOTIFY only while a peer is alive (peers_alive()).
  *  - A dedicated connection that LISTENs on channel "pushgate". Payloads:
- *    "c:<deviceId>" (new challenge or revocation: wake that device's polls)
- *    and "d:<requestId>" (a request left pending: wake its waiters).
+ *    "c:<deviceId>" (new challenge or revocation: wake that device's polls),
+ *    "d:<requestId>" (a request left pending: wake its waiters) and "k:" (the
+ *    signing key was rotated: keyswap.h).
  *  - After every (re)connect of that connection, everything held here is
  *    re-checked against the database, since notifications may have been
  *    missed meanwhile. */

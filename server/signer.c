@@ -74,7 +74,7 @@ static int insert_key(PGconn *pg, const unsigned char master[32])
     return rc;
 }
 
-static struct signer *open_row(PGresult *r, const unsigned char master[32])
+struct signer *signer_open(const PGresult *r, const unsigned char master[32])
 {
     size_t blen = 0;
     unsigned char *blob = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &blen);
@@ -100,13 +100,12 @@ static struct signer *open_row(PGresult *r, const unsigned char master[32])
 
 struct signer *signer_load(PGconn *pg, const unsigned char master[32])
 {
-    static const char *sql = "SELECT kid, sealed FROM server_keys WHERE status = 'current'";
     for (int attempt = 0; attempt < 2; attempt++) {
-        PGresult *r = exec_params(pg, sql, 0, NULL);
+        PGresult *r = exec_params(pg, SIGNER_CURRENT_SQL, 0, NULL);
         if (!r)
             return NULL;
         if (PQntuples(r) == 1) {
-            struct signer *s = open_row(r, master);
+            struct signer *s = signer_open(r, master);
             PQclear(r);
             return s;
         }
@@ -151,6 +150,11 @@ int signer_rotate(PGconn *pg, const unsigned char master[32], int publish_days)
                     1, p);
     int rc = r && insert_key(pg, master) == 0 ? 0 : -1;
     PQclear(r);
+    if (rc == 0) { /* delivered at commit: running instances switch keys (keyswap.c) */
+        r = exec_params(pg, "SELECT pg_notify('pushgate', 'k:')", 0, NULL);
+        rc = r ? 0 : -1;
+        PQclear(r);
+    }
     r = exec_params(pg, rc == 0 ? "COMMIT" : "ROLLBACK", 0, NULL);
     PQclear(r);
     return rc;

@@ -1,8 +1,9 @@
 /* signer: the server's ES256 signing key (challenges are signed with it).
  *
  * On first start a P-256 key is generated, sealed with the master key and
- * stored in server_keys; every instance loads the current one once, at start
- * (BLOCKING, before the loop), and keeps the parsed EVP_PKEY. The public
+ * stored in server_keys; every instance loads the current one at start
+ * (BLOCKING, before the loop), keeps the parsed EVP_PKEY, and switches to a
+ * rotated one when told (keyswap.h). The public
  * JWKS (current and still-published retired keys) is read from the database
  * by the endpoint, so a rotation shows up everywhere at once. */
 #ifndef PUSHGATE_SIGNER_H
@@ -14,8 +15,13 @@
 
 struct signer;
 
-/* Loads (or creates) the current key. NULL on failure (logged). */
+/* The current key's row: kid, sealed (what signer_open takes). */
+#define SIGNER_CURRENT_SQL "SELECT kid, sealed FROM server_keys WHERE status = 'current'"
+
+/* Loads (or creates) the current key. NULL on failure (logged). BLOCKING. */
 struct signer *signer_load(PGconn *pg, const unsigned char master[32]);
+/* Opens the key of row 0 of a SIGNER_CURRENT_SQL result. NULL on failure (logged). */
+struct signer *signer_open(const PGresult *r, const unsigned char master[32]);
 void signer_free(struct signer *s);
 
 const char *signer_kid(const struct signer *s);
@@ -23,7 +29,8 @@ const char *signer_kid(const struct signer *s);
 char *signer_sign(const struct signer *s, const char *typ, const json_t *payload);
 
 /* pushgated key rotate: retires the current key (published for another
- * `publish_days`) and makes a new one current. Prints the new kid. */
+ * `publish_days`) and makes a new one current, and NOTIFYs "k:" so that running
+ * instances switch to it (keyswap.h). BLOCKING. */
 int signer_rotate(PGconn *pg, const unsigned char master[32], int publish_days);
 
 #endif

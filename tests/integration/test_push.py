@@ -804,6 +804,35 @@ class ReplyHoldingProxy:
         self.sock.close()
 
 
+class KeyRotation(PushBase):
+    def test_a_rotated_key_signs_the_next_challenge_without_a_restart(self):
+        """`pushgated key rotate` while the server runs: the JWKS publishes the new key with
+        the old one, and the next challenge is signed with the new key (keyswap.c). Before,
+        an instance signed with the key it had loaded until restarted, and after the old
+        key's week in the JWKS its challenges named a key nobody published."""
+        user, (dev,) = self.new_user()
+        rid = self.auth_async(user).body["requestId"]
+        ch = self.poll(dev)[0]["challenge"]
+        old = json.loads(device.b64u_decode(ch.split(".")[0]))["kid"]
+        self.assertIsNotNone(dev.verify_challenge(ch))
+        mark = len(self.s.logs)
+        new = self.s.cli("key", "rotate")["kid"]
+        self.assertNotEqual(new, old)
+        self.s.wait_log(lambda o: o.get("msg") == "signing key changed"
+                        and o.get("kid") == new, since=mark)
+        jwks = {k["kid"]: k for k in self.s.request("GET", "/.well-known/jwks.json")
+                .body["keys"]}
+        self.assertLessEqual({old, new}, set(jwks))
+        self.assertEqual(self.answer(dev, dev.verify_challenge(ch)[1]).body["status"],
+                         "accepted")  # signed before the rotation: still answerable
+        rid2 = self.auth_async(user).body["requestId"]
+        (item,) = self.poll(dev)
+        header = json.loads(device.b64u_decode(item["challenge"].split(".")[0]))
+        self.assertEqual((item["requestId"], header["kid"]), (rid2, new))
+        self.assertIsNotNone(device.verify(item["challenge"], jwks[new]))
+        self.assertNotEqual(rid, rid2)
+
+
 class TwoInstances(PushBase):
     def peer(self, **kw):
         """A second server, once its LISTEN is established: a NOTIFY sent before that is
