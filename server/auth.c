@@ -111,6 +111,9 @@ void auth_caller(struct req *r, void (*next)(struct req *r))
     case AUTH_DEVICE:
         devauth_check(r, next);
         return;
+    case AUTH_DEVICE_JTI:
+        devauth_check_unclaimed(r, next);
+        return;
     case AUTH_NONE:
         next(r);
         return;

@@ -1,39 +1,49 @@
 #include "devauth.h"
 
 #include "db.h"
+#include "dbbatch.h"
 #include "hmap.h"
 #include "jwk.h"
 #include "jws.h"
 #include "server.h"
 #include "valid.h"
 
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <time.h>
 
 #define IAT_SKEW_S 60
-#define JTI_WINDOW_S 120
+#define JTI_PURGE_S 60       /* rows older than the 120 s window go this often */
 #define KEY_CACHE_MAX 200000 /* beyond: start again (keys are cheap to re-read) */
 
-struct seen {
-    TAILQ_ENTRY(seen) link;
-    time_t at;
-    char key[]; /* deviceId "\n" jti */
-};
-
 struct devauth {
+    struct server *srv;
     struct hmap *keys; /* device id -> EVP_PKEY */
-    struct hmap *jti;  /* deviceId\njti -> struct seen */
-    TAILQ_HEAD(, seen) fifo;
+    struct event *purge;
 };
 
-struct devauth *devauth_new(void)
+static void on_purged(void *arg, enum db_status st, PGresult *res)
+{
+    (void)arg, (void)st, (void)res; /* the next minute tries again */
+}
+
+static void on_purge(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct devauth *d = arg;
+    db_query(d->srv->db, "DELETE FROM device_jtis WHERE seen_at < now() - interval '120 seconds'",
+             0, NULL, on_purged, d);
+}
+
+struct devauth *devauth_new(struct server *srv)
 {
     struct devauth *d = calloc(1, sizeof *d);
+    d->srv = srv;
     d->keys = hmap_new();
-    d->jti = hmap_new();
-    TAILQ_INIT(&d->fifo);
+    d->purge = event_new(srv->base, -1, EV_PERSIST, on_purge, d);
+    struct timeval tv = {JTI_PURGE_S, 0};
+    event_add(d->purge, &tv);
     return d;
 }
 
@@ -49,36 +59,9 @@ void devauth_free(struct devauth *d)
         return;
     hmap_each(d->keys, free_key, NULL);
     hmap_free(d->keys);
-    hmap_free(d->jti);
-    struct seen *s;
-    while ((s = TAILQ_FIRST(&d->fifo)) != NULL) {
-        TAILQ_REMOVE(&d->fifo, s, link);
-        free(s);
-    }
+    if (d->purge)
+        event_free(d->purge);
     free(d);
-}
-
-/* Records device+jti; 0 when new, -1 when seen within the window. */
-static int jti_record(struct devauth *d, const char *device_id, const char *jti)
-{
-    time_t now = time(NULL);
-    struct seen *s;
-    while ((s = TAILQ_FIRST(&d->fifo)) != NULL && s->at < now - JTI_WINDOW_S) {
-        TAILQ_REMOVE(&d->fifo, s, link);
-        hmap_remove(d->jti, s->key, s);
-        free(s);
-    }
-    size_t n = strlen(device_id) + strlen(jti) + 2;
-    s = malloc(sizeof *s + n);
-    snprintf(s->key, n, "%s\n%s", device_id, jti);
-    if (hmap_has(d->jti, s->key)) {
-        free(s);
-        return -1;
-    }
-    s->at = now;
-    TAILQ_INSERT_TAIL(&d->fifo, s, link);
-    hmap_add(d->jti, s->key, s);
-    return 0;
 }
 
 EVP_PKEY *devauth_key(struct server *srv, const char *device_id)
@@ -115,6 +98,8 @@ struct check {
     void (*next)(struct req *r);
     char *jws;
     char kid[72];
+    char jti[72];
+    bool handler_claims; /* AUTH_DEVICE_JTI: hand the jti to next instead */
 };
 
 /* Every claim of the proof, after the signature verified. */
@@ -130,24 +115,75 @@ static bool claims_ok(struct req *r, const json_t *payload)
            llabs((long long)(time(NULL) - iat)) <= IAT_SKEW_S && jlen >= 16 && jlen <= 64;
 }
 
-/* Signature and claims under key; records the jti. */
-static bool proof_ok(struct req *r, EVP_PKEY *key, const char *jws, const char *kid)
+/* Signature and claims under key; copies the jti (16-64 chars) into jti[72]. */
+static bool proof_ok(struct req *r, EVP_PKEY *key, const char *jws, char *jti)
 {
     json_t *payload = NULL;
-    bool ok =
-        key && jws_verify_es256(jws, key, "pushgate-device+jwt", NULL, &payload) == 0 &&
-        claims_ok(r, payload) &&
-        jti_record(r->srv->devauth, kid, json_string_value(json_object_get(payload, "jti"))) == 0;
+    bool ok = key && jws_verify_es256(jws, key, "pushgate-device+jwt", NULL, &payload) == 0 &&
+              claims_ok(r, payload);
+    if (ok)
+        snprintf(jti, 72, "%s", json_string_value(json_object_get(payload, "jti")));
     json_decref(payload);
     return ok;
 }
 
-static void finish(struct req *r, bool ok, const char *kid, void (*next)(struct req *r))
+/* The claim of a jti: one row when it was not seen in the last 120 s (a row older
+ * than that is taken over), none when it was. Claims that queue together share
+ * one statement; two equal claims in one batch: the first wins. */
+#define JTI_CLAIM_SQL                                                                              \
+    "INSERT INTO device_jtis AS s (device_id, jti) VALUES ($1, $2) "                               \
+    "ON CONFLICT (device_id, jti) DO UPDATE SET seen_at = now() "                                  \
+    "WHERE s.seen_at < now() - interval '120 seconds' RETURNING 1"
+static const struct db_batch jti_batch = {
+    "WITH x AS (SELECT DISTINCT ON (k.d, k.j) k.d, k.j, k.i "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(d, j, i) ORDER BY k.d, k.j, k.i), "
+    "ins AS (INSERT INTO device_jtis AS s (device_id, jti) SELECT x.d, x.j FROM x "
+    "ON CONFLICT (device_id, jti) DO UPDATE SET seen_at = now() "
+    "WHERE s.seen_at < now() - interval '120 seconds' RETURNING s.device_id, s.jti) "
+    "SELECT 1, x.i::integer FROM x JOIN ins ON ins.device_id = x.d AND ins.jti = x.j",
+    DB_BATCH_MAX};
+
+static void on_claimed(void *arg, enum db_status st, PGresult *res)
 {
-    if (!ok)
-        return devauth_unauthorized(r);
-    r->device_id = strdup(kid);
+    struct check *c = arg;
+    struct req *r = c->r;
+    void (*next)(struct req *) = c->next;
+    bool fresh = st == DB_OK && PQntuples(res) == 1;
+    if (fresh)
+        r->device_id = strdup(c->kid);
+    free(c->jws);
+    free(c);
+    if (st == DB_UNAVAILABLE || st == DB_ERROR)
+        return http_db_failure(r, st);
+    if (!fresh)
+        return devauth_unauthorized(r); /* seen from this device within 120 s */
     next(r);
+}
+
+/* A proof that verified: its jti is claimed in the database (every instance, and
+ * this one after a restart, sees it), and only then does next run; or next gets
+ * the jti to claim itself. c is consumed. */
+static void claim(struct check *c)
+{
+    if (c->handler_claims) {
+        struct req *r = c->r;
+        void (*next)(struct req *) = c->next;
+        r->device_id = strdup(c->kid);
+        r->device_jti = strdup(c->jti);
+        free(c->jws);
+        free(c);
+        return next(r);
+    }
+    const char *p[] = {c->kid, c->jti};
+    db_query_batch(c->r->srv->db, &jti_batch, JTI_CLAIM_SQL, 2, p, on_claimed, c);
+}
+
+static void refuse(struct check *c)
+{
+    struct req *r = c->r;
+    free(c->jws);
+    free(c);
+    devauth_unauthorized(r);
 }
 
 /* First request of a device to this process: read its key (and refuse an
@@ -159,21 +195,21 @@ static void on_device_row(void *arg, enum db_status st, PGresult *res)
     bool ok = false;
     if (st == DB_OK && PQntuples(res) == 1) {
         EVP_PKEY *key = key_for(r->srv, c->kid, PQgetvalue(res, 0, 0));
-        ok = strcmp(PQgetvalue(res, 0, 1), "active") == 0 && proof_ok(r, key, c->jws, c->kid);
+        ok = strcmp(PQgetvalue(res, 0, 1), "active") == 0 && proof_ok(r, key, c->jws, c->jti);
     }
-    void (*next)(struct req *) = c->next;
-    char kid[72];
-    snprintf(kid, sizeof kid, "%s", c->kid);
-    free(c->jws);
-    free(c);
-    if (st == DB_UNAVAILABLE || st == DB_ERROR)
+    if (st == DB_UNAVAILABLE || st == DB_ERROR) {
+        free(c->jws);
+        free(c);
         return http_db_failure(r, st);
-    finish(r, ok, kid, next);
+    }
+    if (!ok)
+        return refuse(c);
+    claim(c);
 }
 
 /* With the key cached no read is needed: every device statement checks the
  * device's status itself (sql/006_auth.sql, sql/008_lean_auth.sql). */
-void devauth_check(struct req *r, void (*next)(struct req *r))
+static void check(struct req *r, void (*next)(struct req *r), bool handler_claims)
 {
     const char *h = http_header(r, "Authorization");
     json_t *hdr = NULL;
@@ -187,15 +223,26 @@ void devauth_check(struct req *r, void (*next)(struct req *r))
     json_decref(hdr);
     if (!valid)
         return devauth_unauthorized(r);
-    EVP_PKEY *key = devauth_key(r->srv, id);
-    if (key)
-        return finish(r, proof_ok(r, key, h + 7, id), id, next);
     struct check *c = calloc(1, sizeof *c);
     c->r = r;
     c->next = next;
-    c->jws = strdup(h + 7);
+    c->handler_claims = handler_claims;
     snprintf(c->kid, sizeof c->kid, "%s", id);
+    EVP_PKEY *key = devauth_key(r->srv, id);
+    if (key)
+        return proof_ok(r, key, h + 7, c->jti) ? claim(c) : refuse(c);
+    c->jws = strdup(h + 7);
     const char *p[] = {c->kid};
     db_query(r->srv->db, "SELECT public_jwk, status FROM devices WHERE id = $1", 1, p,
              on_device_row, c);
+}
+
+void devauth_check(struct req *r, void (*next)(struct req *r))
+{
+    check(r, next, false);
+}
+
+void devauth_check_unclaimed(struct req *r, void (*next)(struct req *r))
+{
+    check(r, next, true);
 }

@@ -7,7 +7,11 @@
  * last 120 s -- gets the same 401 invalid_device_proof. Parsed device keys
  * are cached (a device's key never changes); once cached, no read is made
  * here and the device statements themselves refuse a revoked device with the
- * same 401 (sql/006_auth.sql, sql/008_lean_auth.sql). The jti cache is per process. */
+ * same 401 (sql/006_auth.sql, sql/008_lean_auth.sql). The jti is claimed in
+ * the database (sql/012_device_jtis.sql; claims that queue together share a
+ * statement), so a proof is accepted once by all instances together, restarts
+ * included; the claim is a write, and while the database is unreachable
+ * device requests get 503. Once a minute rows past the window are deleted. */
 #ifndef PUSHGATE_DEVAUTH_H
 #define PUSHGATE_DEVAUTH_H
 
@@ -18,11 +22,16 @@
 struct server;
 struct devauth;
 
-struct devauth *devauth_new(void);
+struct devauth *devauth_new(struct server *srv);
 void devauth_free(struct devauth *d);
 
-/* On success sets r->device_id and calls next(r); else answers r itself. */
+/* On success (the proof's jti claimed too) sets r->device_id and calls next(r);
+ * else answers r itself. */
 void devauth_check(struct req *r, void (*next)(struct req *r));
+/* The same without the claim: also sets r->device_jti, and next must claim it in
+ * the statement that acts on the request (auth_decide_claimed: one round trip, and
+ * nothing is decided for a replayed proof). */
+void devauth_check_unclaimed(struct req *r, void (*next)(struct req *r));
 
 /* The cached key of a device that passed devauth_check (borrowed). */
 EVP_PKEY *devauth_key(struct server *srv, const char *device_id);

@@ -65,7 +65,7 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
     if (st != DB_OK || PQntuples(res) != 1)
         return http_db_failure(r, st);
     const char *outcome = PQgetvalue(res, 0, 0);
-    if (!strcmp(outcome, "device_inactive"))
+    if (!strcmp(outcome, "device_inactive") || !strcmp(outcome, "proof_replayed"))
         return devauth_unauthorized(r);
     if (!strcmp(outcome, "not_found"))
         return http_problem(r, 404, "not_found", "no challenge for this device with that id");
@@ -93,7 +93,8 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
 
 /* Answers that queue for a connection share one statement and one commit. */
 static const struct db_batch decide_batch = {
-    "SELECT o.outcome, (o.v).*, o.i FROM auth_decide_batch($1,$2,$3,$4,$5,$6,$7,$8,$9) o",
+    "SELECT o.outcome, (o.v).*, o.i "
+    "FROM auth_decide_batch_claimed($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) o",
     DB_BATCH_MAX};
 
 void h_device_answer(struct req *r)
@@ -108,11 +109,14 @@ void h_device_answer(struct req *r)
     json_t *payload = verify_response(r, jws, &a);
     if (!payload)
         return http_problem(r, 400, "invalid_response", "the response does not verify");
-    const char *p[] = {r->params[0], r->device_id,        a.nonce,     a.decision, a.reason, a.code,
-                       jws,          r->srv->instance_id, FRAUD_LOCK_S};
+    /* the proof's jti is claimed in the deciding transaction (AUTH_DEVICE_JTI) */
+    const char *p[] = {r->device_jti,       r->params[0], r->device_id, a.nonce,
+                       a.decision,          a.reason,     a.code,       jws,
+                       r->srv->instance_id, FRAUD_LOCK_S};
     db_query_batch(r->srv->db, &decide_batch,
-                   "SELECT o.outcome, (o.v).* FROM auth_decide($1,$2,$3,$4,$5,$6,$7,$8,$9) o", 9, p,
-                   on_decided, r);
+                   "SELECT o.outcome, (o.v).* "
+                   "FROM auth_decide_claimed($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) o",
+                   10, p, on_decided, r);
     json_decref(payload);
 }
 

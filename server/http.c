@@ -36,6 +36,7 @@ static void req_free(struct req *r)
     free(r->app_id);
     free(r->app_name);
     free(r->device_id);
+    free(r->device_jti);
     free(r);
 }
 

@@ -35,6 +35,7 @@ struct req {
     char *app_id; /* CALLER_APP */
     char *app_name;
     char *device_id;          /* a verified device (devauth.c) */
+    char *device_jti;         /* its proof's jti, when the handler claims it (AUTH_DEVICE_JTI) */
     struct timespec received; /* CLOCK_MONOTONIC at arrival */
 };
 

@@ -14,8 +14,10 @@ static void on_current(void *arg, enum db_status st, PGresult *res)
         log_kv(LOG_WARN, "cannot read the current signing key: keeping the loaded one", NULL);
         return;
     }
-    if (strcmp(PQgetvalue(res, 0, 0), signer_kid(srv->signer)) == 0)
+    if (strcmp(PQgetvalue(res, 0, 0), signer_kid(srv->signer)) == 0) {
+        log_kv(LOG_DEBUG, "signing key checked: unchanged", NULL);
         return;
+    }
     /* opening costs a few hundred microseconds on the loop, once per rotation */
     struct signer *fresh = signer_open(res, srv->master_key);
     if (!fresh) {

@@ -13,7 +13,8 @@ enum route_auth {
     AUTH_NONE,         /* public */
     AUTH_APP,          /* x-application-id / x-application-secret */
     AUTH_APP_OR_ADMIN, /* the above, or Authorization: Bearer <admin token> */
-    AUTH_DEVICE,       /* Authorization: Device <proof>; checked by the handler module */
+    AUTH_DEVICE,       /* Authorization: Device <proof> (devauth.c), its jti claimed first */
+    AUTH_DEVICE_JTI,   /* the same, but the handler claims the jti in its own statement */
 };
 
 typedef void (*handler_fn)(struct req *r);

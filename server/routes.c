@@ -25,7 +25,7 @@ const struct route routes[] = {
     {GET,    "/auth/{}",                     AUTH_APP_OR_ADMIN, false, h_auth_get},
     {DELETE, "/auth/{}",                     AUTH_APP,          false, h_auth_cancel},
     {GET,    "/device/challenges",           AUTH_DEVICE,       false, h_device_poll},
-    {POST,   "/device/challenges/{}",        AUTH_DEVICE,       true,  h_device_answer},
+    {POST,   "/device/challenges/{}",        AUTH_DEVICE_JTI,   true,  h_device_answer},
     {GET,    "/device",                      AUTH_DEVICE,       false, h_device_get},
     {DELETE, "/device",                      AUTH_DEVICE,       false, h_device_revoke},
     {GET,    "/users/{}/devices",            AUTH_APP,          false, h_user_devices},

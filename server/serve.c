@@ -150,7 +150,7 @@ int serve_main(const struct config *cfg)
     srv.early = authearly_new();
     srv.polls = hmap_new();
     srv.known = devknown_new();
-    srv.devauth = devauth_new();
+    srv.devauth = devauth_new(&srv);
     srv.notify = notify_new(&srv);
     struct audit *audit = audit_new(&srv);
     if (http_start(&srv) == 0) {

@@ -1,6 +1,7 @@
 """Issue 4: push approval -- held POST /auth, signed challenges over long-poll,
 signed answers (api.md 5, 6, 7). The device side is tests/integration/device.py."""
 import concurrent.futures
+import functools
 import json
 import re
 import socket
@@ -488,6 +489,8 @@ class SharedReads(PushBase):
     def check_shared(self, path, table, statement, other):
         """As five_during_one_read, all answers alike; and the next GET reads again."""
         s = self.server(env={"PUSHGATE_DB_POOL_SIZE": "2"})
+        # its first LISTEN reads the current signing key (keyswap.c): not behind our lock
+        s.wait_log(lambda o: o.get("msg") == "signing key checked: unchanged")
         answers = self.five_during_one_read(s, path, table, statement, other)
         self.assertEqual([a.status for a in answers], [200] * 5, answers)
         self.assertEqual(len({a.raw for a in answers}), 1, answers)
@@ -609,6 +612,28 @@ class GroupCommit(PushBase):
         self.assertEqual(held.result(30).status, 202)
         self.assertEqual(self.outcomes(futures), expected)
         self.assertEqual(self.batches_since(before), (1, 4))
+
+    def test_one_proof_twice_in_a_batch_is_accepted_once(self):
+        """The same answer with the same device proof queued twice: they go in one batch
+        statement, which claims the proof's jti once (auth_decide_batch_claimed)."""
+        user, (dev,) = self.new_user(server=self.g)
+        rid = self.auth(user, server=self.g, headers={"Prefer": "respond-async"}).body["requestId"]
+        ch = self.challenge_for(dev, rid, server=self.g)
+        path = f"/device/challenges/{rid}"
+        send = functools.partial(self.g.request, "POST", path,
+                                 headers={"Authorization": dev.proof("POST", path)},
+                                 body={"response": dev.response(rid, ch["nonce"])})
+        before, mark = self.batches(), len(self.g.logs)
+        held, release = self.hold_the_connection()
+        futures = [self.queue(send), self.queue(send)]
+        release()
+        self.assertEqual(held.result(30).status, 202)
+        first, second = (f.result(30) for f in futures)
+        self.assertEqual((first.status, first.body.get("status")), (200, "accepted"), first)
+        self.assertProblem(second, 401, "invalid_device_proof")
+        self.assertEqual(self.batches_since(before), (1, 2))
+        self.assertFalse([o for o in self.g.logs[mark:] if "db batch failed" in o],
+                         "the batch failed: it must claim a repeated jti once, not twice")
 
     def test_queued_credential_reads_share_one_statement(self):
         user, _ = self.new_user(server=self.g)
@@ -887,6 +912,34 @@ class TwoInstances(PushBase):
             allow("true")
             return mark
         return restore
+
+    def test_a_device_proof_is_accepted_once_by_all_instances_together(self):
+        """api.md 6.1: a jti seen from the device in the last 120 s is refused. Each
+        instance remembered only the jtis it had seen itself, so a captured proof worked
+        once more on every other instance, and again after a restart."""
+        user, (dev,) = self.new_user()
+        a, b = self.s, self.peer()
+        get = {"Authorization": dev.proof("GET", "/device")}
+        self.assertEqual(a.request("GET", "/device", headers=get).status, 200)
+        self.assertProblem(b.request("GET", "/device", headers=get), 401, "invalid_device_proof")
+        later = self.server()  # a process that has seen nothing, as after a restart
+        self.assertProblem(later.request("GET", "/device", headers=get), 401,
+                           "invalid_device_proof")
+        # an answer claims its proof's jti in the deciding statement: replayed on another
+        # instance it is refused as a proof (not 409), and changes nothing
+        rid = self.auth_async(user).body["requestId"]
+        ch = self.challenge_for(dev, rid)
+        path = f"/device/challenges/{rid}"
+        post = {"Authorization": dev.proof("POST", path)}
+        body = {"response": dev.response(rid, ch["nonce"], "deny")}
+        r = a.request("POST", path, headers=post, body=body)
+        self.assertEqual((r.status, r.body.get("status")), (200, "denied"), r)
+        self.assertProblem(b.request("POST", path, headers=post, body=body), 401,
+                           "invalid_device_proof")
+        jtis = [json.loads(device.b64u_decode(h["Authorization"].split(".")[1]))["jti"]
+                for h in (get, post)]
+        self.assertEqual(self.q("SELECT count(*) FROM device_jtis WHERE device_id = %s "
+                                "AND jti = ANY(%s)", dev.device_id, jtis), [(2,)])
 
     def test_a_decision_announced_while_listen_is_down_is_read_when_it_returns(self):
         """B decides a request held on A while A's LISTEN connection is gone, so A never
