@@ -99,6 +99,8 @@ static const char *check_code(struct req *r, struct auth_input *in)
         return "this server requires verification code";
     if (!strcmp(in->verification, "none"))
         return in->code ? "displayCode is only for verification code" : NULL;
+    if (in->code && in->async) /* api.md 5.2: the server draws it, unpredictable to anyone */
+        return "in asynchronous mode the server draws displayCode: do not send one";
     if (in->code)
         return three_digits(in->code) ? NULL : "displayCode must be three digits";
     if (!in->async)

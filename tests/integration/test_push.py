@@ -315,6 +315,11 @@ class Push(PushBase):
 
     def test_verification_code(self):
         user, (dev,) = self.new_user()
+        # asynchronous: the server draws the code (api.md 5.2); one the application chose
+        # is refused, not used
+        r = self.auth(user, headers={"Prefer": "respond-async"}, verification="code",
+                      displayCode="123")
+        self.assertProblem(r, 400, "invalid_request")
         r = self.auth_async(user, verification="code")
         code, rid = r.body["displayCode"], r.body["requestId"]
         self.assertRegex(code, r"^[0-9]{3}$")
