@@ -274,6 +274,25 @@ static int read_json_body(struct req *r)
     return 0;
 }
 
+/* A route that takes no body (api.md 1 still applies to one that is sent): it must be
+ * JSON, and an empty object, since any member would be an unknown field. The body of
+ * a GET or HEAD has no meaning and is not read. */
+static int refuse_stray_body(struct req *r)
+{
+    if (r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD ||
+        evbuffer_get_length(evhttp_request_get_input_buffer(r->ev)) == 0)
+        return 0;
+    if (read_json_body(r) < 0)
+        return -1;
+    const char *field = json_object_iter_key(json_object_iter(r->body));
+    if (!field)
+        return 0;
+    char msg[160];
+    snprintf(msg, sizeof msg, "this request takes no body fields: unknown field '%.64s'", field);
+    http_bad_request(r, msg);
+    return -1;
+}
+
 static void route_not_found(struct req *r, unsigned allow)
 {
     if (!allow) {
@@ -314,7 +333,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         http_bad_request(r, "malformed query string");
         return;
     }
-    if (r->route->json_body && read_json_body(r) < 0)
+    if ((r->route->json_body ? read_json_body(r) : refuse_stray_body(r)) < 0)
         return;
     auth_caller(r, r->route->handler);
 }

@@ -268,6 +268,18 @@ class Conventions(harness.TestCase):
                            raw='{"username": "alice", "email": "alice@example.com"}')
         self.assertProblem(r, 415, "unsupported_media_type")
 
+    def test_a_body_sent_to_a_route_that_takes_none_follows_the_rules(self):
+        """api.md 1 holds for every body: JSON only (415), and no unknown field (400); an
+        empty object is fine. Such bodies were ignored."""
+        path = "/registration/r_nosuchregistration"
+        r = self.s.request("DELETE", path, raw="x", headers={**self.h, "Content-Type": "text/plain"})
+        self.assertProblem(r, 415, "unsupported_media_type")
+        r = self.s.request("DELETE", path, body={"reason": "spam"}, headers=self.h)
+        self.assertProblem(r, 400, "invalid_request")
+        self.assertIn("reason", r.body["detail"])
+        self.assertProblem(self.s.request("DELETE", path, body={}, headers=self.h), 404,
+                           "not_found")
+
     def test_wrong_method_is_405_with_allow(self):
         r = self.s.request("PUT", "/registration", body=ALICE, headers=self.h)
         self.assertProblem(r, 405, "method_not_allowed")
