@@ -367,9 +367,12 @@ static void configure(struct evhttp *h)
     evhttp_set_max_headers_size(h, HTTP_MAX_HEAD);
     evhttp_set_max_body_size(h, EVHTTP_HARD_BODY_CAP);
     evhttp_set_timeout(h, HTTP_TIMEOUT_S);
+    /* every method libevent 2.1 parses but CONNECT (authority-form target): the router
+     * answers those it does not serve with 405 + Allow as problem+json; a method
+     * libevent does not know at all still gets its own HTML 501 (docs/http.md) */
     evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                                      EVHTTP_REQ_OPTIONS);
+                                      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE);
     evhttp_set_default_content_type(h, "application/json");
 }
 

@@ -284,6 +284,10 @@ class Conventions(harness.TestCase):
         r = self.s.request("PUT", "/registration", body=ALICE, headers=self.h)
         self.assertProblem(r, 405, "method_not_allowed")
         self.assertEqual(allow_set(r), {"POST"}, r.headers)
+        for method in ("PATCH", "OPTIONS", "TRACE"):
+            r = self.s.request(method, "/registration", headers=self.h)
+            self.assertProblem(r, 405, "method_not_allowed")
+            self.assertEqual(allow_set(r), {"POST"}, r.headers)
         r = self.s.request("POST", "/healthz", body={}, headers=self.h)
         self.assertProblem(r, 405, "method_not_allowed")
         self.assertEqual(allow_set(r), {"GET", "HEAD"}, r.headers)
