@@ -1,5 +1,6 @@
 #include "authwait.h"
 
+#include "authcancel.h"
 #include "authearly.h"
 #include "authview.h"
 #include "db.h"
@@ -120,28 +121,12 @@ static void settle(struct waiter *w, json_t *body, bool pending, long expiry)
         w->h = hold_start(w->r, ms, &waiter_ops, w);
 }
 
-static void on_hangup_cancelled(void *arg, enum db_status st, PGresult *res)
-{
-    struct server *srv = arg;
-    if (st == DB_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "ok") == 0) {
-        json_t *body = authview_json(res, 0, 1);
-        const char *id = json_string_value(json_object_get(body, "requestId"));
-        log_kv(LOG_INFO, "auth request cancelled: the application hung up", "requestId", id, NULL);
-        authwait_resolve(srv, id, body);
-        json_decref(body);
-    }
-}
-
 /* A synchronous caller that leaves takes its request with it (api.md 5). */
 static void cancel_for_hangup(struct waiter *w)
 {
-    struct server *srv = w->srv;
     struct req *r = w->r;
-    if (w->sync) {
-        const char *p[] = {w->id, NULL, srv->instance_id};
-        db_query(srv->db, "SELECT o.outcome, (o.v).* FROM auth_cancel($1, $2, $3) o", 3, p,
-                 on_hangup_cancelled, srv);
-    }
+    if (w->sync)
+        authcancel_owe(w->srv, w->id, &w->deadline);
     drop(w);
     http_abandon(r);
 }

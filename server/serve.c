@@ -1,6 +1,7 @@
 #include "serve.h"
 
 #include "audit.h"
+#include "authcancel.h"
 #include "authearly.h"
 #include "cli.h"
 #include "curlev.h"
@@ -147,6 +148,7 @@ int serve_main(const struct config *cfg)
     srv.curl = curlev_new(srv.base);
     srv.mailer = mailer_new(&srv);
     srv.waiters = hmap_new();
+    srv.owed_cancels = hmap_new();
     srv.early = authearly_new();
     srv.polls = hmap_new();
     srv.known = devknown_new();
@@ -162,6 +164,7 @@ int serve_main(const struct config *cfg)
     audit_free(audit);
     devauth_free(srv.devauth);
     hmap_free(srv.waiters);
+    authcancel_free_all(&srv);
     authearly_free(srv.early);
     hmap_free(srv.polls);
     devknown_free(srv.known);

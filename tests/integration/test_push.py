@@ -834,6 +834,36 @@ class ReplyHoldingProxy:
         self.sock.close()
 
 
+class HangUpDuringOutage(PushBase):
+    def test_a_caller_that_hangs_up_while_the_database_is_down_still_cancels(self):
+        """The synchronous caller leaves while the database is down: the cancel it is owed
+        waits for the database (authcancel.c). Before, the failed cancel was dropped, the
+        request stayed pending, and the device could approve it once the database was
+        back (found by a fault-injection check)."""
+        user, (dev,) = self.new_user()
+        body = json.dumps({"username": user, "timeout": 120}).encode()
+        sock = socket.create_connection(("127.0.0.1", self.s.port), timeout=10)
+        sock.sendall((f"POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {len(body)}\r\n"
+                      f"x-application-id: {self.app['applicationId']}\r\n"
+                      f"x-application-secret: {self.app['applicationSecret']}\r\n\r\n")
+                     .encode() + body)
+        ch = self.challenge_for(dev)
+        self.addCleanup(self.pg.start)
+        self.pg.stop()
+        mark = len(self.s.logs)
+        sock.close()
+        self.s.wait_log(lambda o: o.get("msg") == "cancel of a hung-up request waits for the "
+                        "database" and o.get("requestId") == ch["requestId"], since=mark)
+        self.pg.start()
+        self.s.wait_log(lambda o: o.get("msg") == "auth request cancelled: the application "
+                        "hung up" and o.get("requestId") == ch["requestId"], since=mark,
+                        timeout=30)
+        r = self.s.request("GET", f"/auth/{ch['requestId']}", headers=self.h)
+        self.assertEqual((r.body["status"], r.body["reason"]), ("cancelled", "cancelled"), r)
+        self.assertProblem(self.answer(dev, ch), 409, "already_decided")
+
+
 class KeyRotation(PushBase):
     def test_a_rotated_key_signs_the_next_challenge_without_a_restart(self):
         """`pushgated key rotate` while the server runs: the JWKS publishes the new key with
