@@ -127,37 +127,44 @@ static bool proof_ok(struct req *r, EVP_PKEY *key, const char *jws, char *jti)
     return ok;
 }
 
-/* The claim of a jti: one row when it was not seen in the last 120 s (a row older
- * than that is taken over), none when it was. Claims that queue together share
- * one statement; two equal claims in one batch: the first wins. */
-#define JTI_CLAIM_SQL                                                                              \
-    "INSERT INTO device_jtis AS s (device_id, jti) VALUES ($1, $2) "                               \
-    "ON CONFLICT (device_id, jti) DO UPDATE SET seen_at = now() "                                  \
-    "WHERE s.seen_at < now() - interval '120 seconds' RETURNING 1"
+/* The claim of a jti (sql/012_device_jtis.sql): one row when it was not seen in the
+ * last 120 s, none when it was. Claims that queue together share one statement. */
 static const struct db_batch jti_batch = {
-    "WITH x AS (SELECT DISTINCT ON (k.d, k.j) k.d, k.j, k.i "
-    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(d, j, i) ORDER BY k.d, k.j, k.i), "
-    "ins AS (INSERT INTO device_jtis AS s (device_id, jti) SELECT x.d, x.j FROM x "
-    "ON CONFLICT (device_id, jti) DO UPDATE SET seen_at = now() "
-    "WHERE s.seen_at < now() - interval '120 seconds' RETURNING s.device_id, s.jti) "
-    "SELECT 1, x.i::integer FROM x JOIN ins ON ins.device_id = x.d AND ins.jti = x.j",
-    DB_BATCH_MAX};
+    "SELECT 1, k.i FROM device_jtis_claim($1::text[], $2::text[]) AS k(i)", DB_BATCH_MAX};
+#define JTI_CLAIM_SQL "SELECT 1 WHERE device_jti_claim($1, $2)"
+
+static void check_free(struct check *c)
+{
+    free(c->jws);
+    free(c);
+}
+
+/* Ends a check: frees c; on success hands the device (and, when the handler
+ * claims it, the jti) to the request and runs next. */
+static void check_end(struct check *c, bool ok)
+{
+    struct req *r = c->r;
+    void (*next)(struct req *) = c->next;
+    if (ok) {
+        r->device_id = strdup(c->kid);
+        r->device_jti = c->handler_claims ? strdup(c->jti) : NULL;
+    }
+    check_free(c);
+    if (ok)
+        next(r);
+    else
+        devauth_unauthorized(r);
+}
 
 static void on_claimed(void *arg, enum db_status st, PGresult *res)
 {
     struct check *c = arg;
-    struct req *r = c->r;
-    void (*next)(struct req *) = c->next;
-    bool fresh = st == DB_OK && PQntuples(res) == 1;
-    if (fresh)
-        r->device_id = strdup(c->kid);
-    free(c->jws);
-    free(c);
-    if (st == DB_UNAVAILABLE || st == DB_ERROR)
+    if (st == DB_UNAVAILABLE || st == DB_ERROR) {
+        struct req *r = c->r;
+        check_free(c);
         return http_db_failure(r, st);
-    if (!fresh)
-        return devauth_unauthorized(r); /* seen from this device within 120 s */
-    next(r);
+    }
+    check_end(c, PQntuples(res) == 1); /* none: seen from this device within 120 s */
 }
 
 /* A proof that verified: its jti is claimed in the database (every instance, and
@@ -165,25 +172,10 @@ static void on_claimed(void *arg, enum db_status st, PGresult *res)
  * the jti to claim itself. c is consumed. */
 static void claim(struct check *c)
 {
-    if (c->handler_claims) {
-        struct req *r = c->r;
-        void (*next)(struct req *) = c->next;
-        r->device_id = strdup(c->kid);
-        r->device_jti = strdup(c->jti);
-        free(c->jws);
-        free(c);
-        return next(r);
-    }
+    if (c->handler_claims)
+        return check_end(c, true);
     const char *p[] = {c->kid, c->jti};
     db_query_batch(c->r->srv->db, &jti_batch, JTI_CLAIM_SQL, 2, p, on_claimed, c);
-}
-
-static void refuse(struct check *c)
-{
-    struct req *r = c->r;
-    free(c->jws);
-    free(c);
-    devauth_unauthorized(r);
 }
 
 /* First request of a device to this process: read its key (and refuse an
@@ -198,12 +190,11 @@ static void on_device_row(void *arg, enum db_status st, PGresult *res)
         ok = strcmp(PQgetvalue(res, 0, 1), "active") == 0 && proof_ok(r, key, c->jws, c->jti);
     }
     if (st == DB_UNAVAILABLE || st == DB_ERROR) {
-        free(c->jws);
-        free(c);
+        check_free(c);
         return http_db_failure(r, st);
     }
     if (!ok)
-        return refuse(c);
+        return check_end(c, false);
     claim(c);
 }
 
@@ -230,7 +221,7 @@ static void check(struct req *r, void (*next)(struct req *r), bool handler_claim
     snprintf(c->kid, sizeof c->kid, "%s", id);
     EVP_PKEY *key = devauth_key(r->srv, id);
     if (key)
-        return proof_ok(r, key, h + 7, c->jti) ? claim(c) : refuse(c);
+        return proof_ok(r, key, h + 7, c->jti) ? claim(c) : check_end(c, false);
     c->jws = strdup(h + 7);
     const char *p[] = {c->kid};
     db_query(r->srv->db, "SELECT public_jwk, status FROM devices WHERE id = $1", 1, p,
