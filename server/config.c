@@ -7,15 +7,145 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        snprintf(err, errlen, __VA_ARGS__);                                                        \
-        return -1;                                                                                 \
-    } while (0)
+#define FIELD(f) .offset = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
 
-static char *dup_or_null(const char *s)
+/* Parsers return -1 for an invalid value and STORE_FAILED when the value is
+ * fine but cannot be kept: out of memory, or a row whose field does not fit
+ * its type (unit_config checks every row). */
+#define STORE_FAILED (-2)
+
+static const char *const http_schemes[] = {"http://", "https://", NULL};
+static const char *const smtp_schemes[] = {"smtp://", "smtps://", NULL};
+/* In the order of enum log_level: the field gets the index. */
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+_Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 && LOG_ERROR == 3,
+               "log_levels[] follows enum log_level");
+static const char *const log_formats[] = {"text", "json", NULL}; /* log_json = index */
+
+/* The single declaration of every variable (in the spirit of PgBouncer's
+ * bouncer_params[]). docs/operations.md's table is checked against it by
+ * tests/unit/test_config_docs.c. Rows are parsed in this order, so with
+ * several bad values the first one here is reported. */
+const struct config_var config_vars[] = {
+    {.name = "PUSHGATE_DATABASE_URL",
+     .type = CONFIG_STRING,
+     .flags = CONFIG_REQUIRED | CONFIG_SECRET,
+     FIELD(database_url),
+     .doc = "a libpq connection string or URI"},
+    {.name = "PUSHGATE_LISTEN",
+     .type = CONFIG_LISTEN,
+     .def = "127.0.0.1:8080",
+     FIELD(listen_host),
+     .doc = "host:port or [v6]:port; port 0 picks one"},
+    {.name = "PUSHGATE_PORT_FILE",
+     .type = CONFIG_STRING,
+     FIELD(port_file),
+     .doc = "the bound port is written there"},
+    {.name = "PUSHGATE_PUBLIC_URL",
+     .type = CONFIG_BASE_URL,
+     .choices = http_schemes,
+     .shown = "http://<bound address>",
+     FIELD(public_url),
+     .doc = "base of every link"},
+    {.name = "PUSHGATE_SMTP_URL",
+     .type = CONFIG_URL,
+     .flags = CONFIG_SECRET,
+     .choices = smtp_schemes,
+     FIELD(smtp_url),
+     .doc = "mail relay; unset: .eml files"},
+    {.name = "PUSHGATE_SMS_WEBHOOK_URL",
+     .type = CONFIG_URL,
+     .flags = CONFIG_SECRET,
+     .choices = http_schemes,
+     FIELD(sms_webhook_url),
+     .doc = "SMS gateway"},
+    {.name = "PUSHGATE_MAIL_DIR",
+     .type = CONFIG_STRING,
+     .def = "./var/mail",
+     FIELD(mail_dir),
+     .doc = "where .eml files go"},
+    {.name = "PUSHGATE_MAIL_FROM",
+     .type = CONFIG_EMAIL,
+     .def = "pushgate@localhost",
+     FIELD(mail_from),
+     .doc = "sender"},
+    {.name = "PUSHGATE_ADMIN_TOKEN",
+     .type = CONFIG_STRING,
+     .flags = CONFIG_SECRET,
+     FIELD(admin_token),
+     .doc = "enables admin access"},
+    {.name = "PUSHGATE_KEY_FILE",
+     .type = CONFIG_STRING,
+     .def = "./var/pushgate.key",
+     FIELD(key_file),
+     .doc = "master key file"},
+    {.name = "PUSHGATE_REQUIRE_CODE",
+     .type = CONFIG_BOOL,
+     .def = "false",
+     FIELD(require_code),
+     .doc = "number matching for every push"},
+    {.name = "PUSHGATE_LOG_LEVEL",
+     .type = CONFIG_ENUM,
+     .choices = log_levels,
+     .def = "info",
+     FIELD(log_level),
+     .doc = "least severe level logged"},
+    {.name = "PUSHGATE_LOG_FORMAT",
+     .type = CONFIG_ENUM,
+     .choices = log_formats,
+     .def = "text",
+     FIELD(log_json),
+     .doc = "json: one JSON object per line"},
+    {.name = "PUSHGATE_DB_POOL_SIZE",
+     .type = CONFIG_INT,
+     .min = 1,
+     .max = 64,
+     .def = "4",
+     FIELD(db_pool_size),
+     .doc = "connections of the query pool"},
+    {.name = "PUSHGATE_DB_BATCH_MAX",
+     .type = CONFIG_INT,
+     .min = 1,
+     .max = 32,
+     .def = "16",
+     FIELD(db_batch_max),
+     .doc = "group commit: items per statement (1: off)"},
+    {.name = "PUSHGATE_DRAIN_SECONDS",
+     .type = CONFIG_INT,
+     .min = 0,
+     .max = 25,
+     .def = "10",
+     FIELD(drain_seconds),
+     .doc = "held requests' wait for their outcome after SIGTERM"},
+    {.name = "PUSHGATE_METRICS_DB_SECONDS",
+     .type = CONFIG_INT,
+     .min = 0,
+     .max = 3600,
+     .def = "15",
+     FIELD(metrics_db_seconds),
+     .doc = "/metrics database figures' maximum age"},
+    {.name = "PUSHGATE_AUDIT_SEAL_AGE",
+     .type = CONFIG_INT,
+     .min = 0,
+     .max = 3600,
+     .def = "10",
+     FIELD(audit_seal_age),
+     .doc = "seconds before audit rows are sealed"},
+    {.name = "PUSHGATE_MAIL_RETRY_BASE_MS",
+     .type = CONFIG_INT,
+     .min = 1,
+     .max = 600000,
+     .def = "5000",
+     FIELD(mail_retry_base_ms),
+     .doc = "first mail retry delay"},
+};
+const size_t config_nvars = sizeof config_vars / sizeof *config_vars;
+
+const char *config_var_default(const struct config_var *v)
 {
-    return s && *s ? strdup(s) : NULL;
+    if (v->flags & CONFIG_REQUIRED)
+        return "required";
+    return v->def ? v->def : v->shown ? v->shown : "unset";
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -46,19 +176,27 @@ static int parse_listen(struct config *c, const char *s)
     if (parse_int(colon + 1, 0, 65535, &c->listen_port) < 0)
         return -1;
     c->listen_host = strndup(h, hlen);
-    return 0;
+    return c->listen_host ? 0 : STORE_FAILED;
 }
 
-static int parse_bool(const char *s, bool *out)
+static int parse_bool(const char *s, int *out)
 {
     if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes")) {
-        *out = true;
+        *out = 1;
         return 0;
     }
     if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) {
-        *out = false;
+        *out = 0;
         return 0;
     }
+    return -1;
+}
+
+static int choice_index(const char *s, const char *const *choices)
+{
+    for (int i = 0; choices[i]; i++)
+        if (!strcmp(s, choices[i]))
+            return i;
     return -1;
 }
 
@@ -72,89 +210,152 @@ static int url_has_scheme(const char *u, const char *const *schemes)
     return 0;
 }
 
-static int load_urls(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
+static int is_plain_address(const char *s)
 {
-    static const char *const http[] = {"http://", "https://", NULL};
-    static const char *const smtp[] = {"smtp://", "smtps://", NULL};
-    const char *v = get("PUSHGATE_PUBLIC_URL", ctx);
-    if (v && *v) {
-        if (!url_has_scheme(v, http))
-            FAIL("PUSHGATE_PUBLIC_URL must start with http:// or https://");
-        c->public_url = strdup(v);
-        c->public_url_set = true;
-        size_t n = strlen(c->public_url);
-        while (n > 0 && c->public_url[n - 1] == '/')
-            c->public_url[--n] = '\0';
-    } else {
-        int bracket = strchr(c->listen_host, ':') != NULL;
-        if (asprintf(&c->public_url, "http://%s%s%s:%d", bracket ? "[" : "", c->listen_host,
-                     bracket ? "]" : "", c->listen_port) < 0)
-            FAIL("out of memory");
-    }
-    v = get("PUSHGATE_SMTP_URL", ctx);
-    if (v && *v && !url_has_scheme(v, smtp))
-        FAIL("PUSHGATE_SMTP_URL must start with smtp:// or smtps://");
-    c->smtp_url = dup_or_null(v);
-    v = get("PUSHGATE_SMS_WEBHOOK_URL", ctx);
-    if (v && *v && !url_has_scheme(v, http))
-        FAIL("PUSHGATE_SMS_WEBHOOK_URL must start with http:// or https://");
-    c->sms_webhook_url = dup_or_null(v);
+    return strchr(s, '@') && !strpbrk(s, "\r\n<> ");
+}
+
+/* Numbers go into int or bool fields; the row's size says which. */
+static int store_int(void *field, size_t size, int v)
+{
+    if (size == sizeof(int))
+        *(int *)field = v;
+    else if (size == sizeof(bool))
+        *(bool *)field = v != 0;
+    else
+        return STORE_FAILED;
     return 0;
 }
 
-static const char *or_default(const char *v, const char *def)
+static int store_string(void *field, size_t size, const char *s)
 {
-    return v && *v ? v : def;
+    if (size != sizeof(char *))
+        return STORE_FAILED;
+    return (*(char **)field = strdup(s)) ? 0 : STORE_FAILED;
 }
 
-static int load_numbers(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
+/* Parses s (non-empty) into v's field; -1 when it is not a valid value. */
+static int parse_var(struct config *c, const struct config_var *v, const char *s)
 {
-    const char *v = or_default(get("PUSHGATE_REQUIRE_CODE", ctx), "false");
-    if (parse_bool(v, &c->require_code) < 0)
-        FAIL("PUSHGATE_REQUIRE_CODE must be true or false");
-    v = or_default(get("PUSHGATE_LOG_LEVEL", ctx), "info");
-    if ((c->log_level = log_level_parse(v)) < 0)
-        FAIL("PUSHGATE_LOG_LEVEL must be one of debug, info, warn, error");
-    v = or_default(get("PUSHGATE_LOG_FORMAT", ctx), "text");
-    if (strcmp(v, "text") && strcmp(v, "json"))
-        FAIL("PUSHGATE_LOG_FORMAT must be text or json");
-    c->log_json = strcmp(v, "json") == 0;
-    v = or_default(get("PUSHGATE_DB_POOL_SIZE", ctx), "4");
-    if (parse_int(v, 1, 64, &c->db_pool_size) < 0)
-        FAIL("PUSHGATE_DB_POOL_SIZE must be an integer from 1 to 64");
-    v = or_default(get("PUSHGATE_DB_BATCH_MAX", ctx), "16");
-    if (parse_int(v, 1, 32, &c->db_batch_max) < 0)
-        FAIL("PUSHGATE_DB_BATCH_MAX must be an integer from 1 to 32");
-    v = or_default(get("PUSHGATE_DRAIN_SECONDS", ctx), "10");
-    if (parse_int(v, 0, 25, &c->drain_seconds) < 0)
-        FAIL("PUSHGATE_DRAIN_SECONDS must be an integer from 0 to 25");
-    v = or_default(get("PUSHGATE_METRICS_DB_SECONDS", ctx), "15");
-    if (parse_int(v, 0, 3600, &c->metrics_db_seconds) < 0)
-        FAIL("PUSHGATE_METRICS_DB_SECONDS must be an integer from 0 to 3600");
+    void *field = (char *)c + v->offset;
+    int n;
+    switch (v->type) {
+    case CONFIG_STRING:
+        return store_string(field, v->size, s);
+    case CONFIG_INT:
+        return parse_int(s, v->min, v->max, &n) < 0 ? -1 : store_int(field, v->size, n);
+    case CONFIG_BOOL:
+        return parse_bool(s, &n) < 0 ? -1 : store_int(field, v->size, n);
+    case CONFIG_ENUM:
+        n = choice_index(s, v->choices);
+        return n < 0 ? -1 : store_int(field, v->size, n);
+    case CONFIG_URL:
+    case CONFIG_BASE_URL:
+        return url_has_scheme(s, v->choices) ? store_string(field, v->size, s) : -1;
+    case CONFIG_LISTEN:
+        return parse_listen(c, s);
+    case CONFIG_EMAIL:
+        return is_plain_address(s) ? store_string(field, v->size, s) : -1;
+    }
+    return -1;
+}
+
+/* "a or b", or "one of a, b, c". */
+static void join_choices(const char *const *choices, char *out, size_t outlen)
+{
+    size_t n = 0;
+    while (choices[n])
+        n++;
+    if (n == 2) {
+        snprintf(out, outlen, "%s or %s", choices[0], choices[1]);
+        return;
+    }
+    size_t len = (size_t)snprintf(out, outlen, "one of");
+    for (size_t i = 0; i < n && len < outlen; i++)
+        len += (size_t)snprintf(out + len, outlen - len, "%s %s", i ? "," : "", choices[i]);
+}
+
+/* What a valid value of v looks like; names the variable, never the value. */
+static void describe_error(const struct config_var *v, char *err, size_t errlen)
+{
+    char list[96];
+    switch (v->type) {
+    case CONFIG_INT:
+        snprintf(err, errlen, "%s must be an integer from %d to %d", v->name, v->min, v->max);
+        return;
+    case CONFIG_BOOL:
+        snprintf(err, errlen, "%s must be true or false", v->name);
+        return;
+    case CONFIG_ENUM:
+        join_choices(v->choices, list, sizeof list);
+        snprintf(err, errlen, "%s must be %s", v->name, list);
+        return;
+    case CONFIG_URL:
+    case CONFIG_BASE_URL:
+        join_choices(v->choices, list, sizeof list);
+        snprintf(err, errlen, "%s must start with %s", v->name, list);
+        return;
+    case CONFIG_LISTEN:
+        snprintf(err, errlen, "%s must be address:port, e.g. 127.0.0.1:8080 (port 0 picks one)",
+                 v->name);
+        return;
+    case CONFIG_EMAIL:
+        snprintf(err, errlen, "%s must be a plain email address", v->name);
+        return;
+    case CONFIG_STRING:
+        break;
+    }
+    snprintf(err, errlen, "%s is not valid", v->name); /* strings are always valid */
+}
+
+static void trim_trailing_slashes(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == '/')
+        s[--n] = '\0';
+}
+
+/* Checks and values that involve several variables, after the table. */
+static int derive(struct config *c, char *err, size_t errlen)
+{
+    c->public_url_set = c->public_url != NULL;
+    if (c->public_url_set) {
+        trim_trailing_slashes(c->public_url);
+        return 0;
+    }
+    int bracket = strchr(c->listen_host, ':') != NULL;
+    if (asprintf(&c->public_url, "http://%s%s%s:%d", bracket ? "[" : "", c->listen_host,
+                 bracket ? "]" : "", c->listen_port) < 0) {
+        c->public_url = NULL;
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
 int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
-    const char *v = get("PUSHGATE_DATABASE_URL", ctx);
-    if (!v || !*v)
-        FAIL("PUSHGATE_DATABASE_URL is required (a libpq connection string or URI)");
-    c->database_url = strdup(v);
-    v = or_default(get("PUSHGATE_LISTEN", ctx), "127.0.0.1:8080");
-    if (parse_listen(c, v) < 0)
-        FAIL("PUSHGATE_LISTEN must be address:port, e.g. 127.0.0.1:8080 (port 0 picks one)");
-    c->port_file = dup_or_null(get("PUSHGATE_PORT_FILE", ctx));
-    if (load_urls(c, get, ctx, err, errlen) < 0)
-        return -1;
-    c->mail_dir = strdup(or_default(get("PUSHGATE_MAIL_DIR", ctx), "./var/mail"));
-    v = or_default(get("PUSHGATE_MAIL_FROM", ctx), "pushgate@localhost");
-    if (!strchr(v, '@') || strpbrk(v, "\r\n<> "))
-        FAIL("PUSHGATE_MAIL_FROM must be a plain email address");
-    c->mail_from = strdup(v);
-    c->admin_token = dup_or_null(get("PUSHGATE_ADMIN_TOKEN", ctx));
-    c->key_file = strdup(or_default(get("PUSHGATE_KEY_FILE", ctx), "./var/pushgate.key"));
-    return load_numbers(c, get, ctx, err, errlen);
+    for (size_t i = 0; i < config_nvars; i++) {
+        const struct config_var *v = &config_vars[i];
+        const char *s = get(v->name, ctx);
+        if (!s || !*s)
+            s = v->def; /* empty counts as unset */
+        if (!s && (v->flags & CONFIG_REQUIRED)) {
+            snprintf(err, errlen, "%s is required (%s)", v->name, v->doc);
+            return -1;
+        }
+        int rc = s ? parse_var(c, v, s) : 0;
+        if (rc == STORE_FAILED) {
+            snprintf(err, errlen, "%s: cannot keep the value (out of memory)", v->name);
+            return -1;
+        }
+        if (rc < 0) {
+            describe_error(v, err, errlen);
+            return -1;
+        }
+    }
+    return derive(c, err, errlen);
 }
 
 static const char *real_getenv(const char *name, void *ctx)
@@ -168,13 +369,21 @@ int config_load_env(struct config *c, char *err, size_t errlen)
     return config_load(c, real_getenv, NULL, err, errlen);
 }
 
+static bool holds_string(enum config_type t)
+{
+    return t == CONFIG_STRING || t == CONFIG_URL || t == CONFIG_BASE_URL || t == CONFIG_LISTEN ||
+           t == CONFIG_EMAIL;
+}
+
+/* Every string field is some row's field (listen_host is PUSHGATE_LISTEN's,
+ * a derived public_url is PUSHGATE_PUBLIC_URL's). */
 void config_free(struct config *c)
 {
-    char **fields[] = {&c->database_url, &c->listen_host, &c->port_file, &c->public_url,
-                       &c->smtp_url,     &c->mail_dir,    &c->mail_from, &c->sms_webhook_url,
-                       &c->admin_token,  &c->key_file};
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
-        free(*fields[i]);
-        *fields[i] = NULL;
+    for (size_t i = 0; i < config_nvars; i++) {
+        if (!holds_string(config_vars[i].type))
+            continue;
+        char **field = (char **)((char *)c + config_vars[i].offset);
+        free(*field);
+        *field = NULL;
     }
 }

@@ -1,8 +1,13 @@
-/* config: the PUSHGATE_* environment variables of api.md section 10.
+/* config: the PUSHGATE_* environment variables of api.md section 10, plus a
+ * few knobs of our own.
  *
- * config_load() validates every value; on failure it returns -1 and writes a
- * message naming the offending variable into err. Strings in struct config
- * are owned by it and released by config_free(). */
+ * Every variable is declared once, in config_vars[] (config.c): its name,
+ * type, range, default and the struct config field it fills. config_load()
+ * walks that table, then runs the checks that involve several variables; on
+ * failure it returns -1 and writes a message naming the offending variable
+ * (never its value) into err. Nothing else in the server reads the
+ * environment. Strings in struct config are owned by it and released by
+ * config_free(), also after a failed config_load(). */
 #ifndef PUSHGATE_CONFIG_H
 #define PUSHGATE_CONFIG_H
 
@@ -29,7 +34,43 @@ struct config {
     int db_batch_max;       /* PUSHGATE_DB_BATCH_MAX, 1..32 (1: no group commit), default 16 */
     int drain_seconds;      /* PUSHGATE_DRAIN_SECONDS, 0..25, default 10 */
     int metrics_db_seconds; /* PUSHGATE_METRICS_DB_SECONDS, 0..3600, default 15 */
+    int audit_seal_age;     /* PUSHGATE_AUDIT_SEAL_AGE, seconds, 0..3600, default 10 */
+    int mail_retry_base_ms; /* PUSHGATE_MAIL_RETRY_BASE_MS, 1..600000, default 5000 */
 };
+
+enum config_type {
+    CONFIG_STRING,   /* any non-empty text */
+    CONFIG_INT,      /* decimal integer in min..max */
+    CONFIG_BOOL,     /* true/false (also 1/0, yes/no) */
+    CONFIG_ENUM,     /* one of choices; the field gets its index */
+    CONFIG_URL,      /* starts with one of schemes */
+    CONFIG_BASE_URL, /* CONFIG_URL without trailing slashes */
+    CONFIG_LISTEN,   /* host:port or [v6]:port; fills listen_host and listen_port */
+    CONFIG_EMAIL,    /* a plain address: no display name, no header injection */
+};
+
+#define CONFIG_REQUIRED 1u /* unset or empty stops the start */
+#define CONFIG_SECRET 2u   /* its value must never be printed (it may carry a password) */
+
+/* One row of config_vars[]. An unset or empty variable takes def; def NULL
+ * leaves the field NULL (strings) unless shown says what is derived instead. */
+struct config_var {
+    const char *name;
+    enum config_type type;
+    unsigned flags;
+    int min, max;               /* CONFIG_INT */
+    const char *const *choices; /* CONFIG_ENUM, CONFIG_URL, CONFIG_BASE_URL: NULL-terminated */
+    const char *def;            /* as the variable would spell it */
+    const char *shown;          /* default as documented when def is NULL and it is derived */
+    size_t offset, size;        /* the struct config field */
+    const char *doc;            /* one line; the hint of a required variable's message */
+};
+
+extern const struct config_var config_vars[];
+extern const size_t config_nvars;
+
+/* The default as docs/operations.md writes it: def, shown, "required" or "unset". */
+const char *config_var_default(const struct config_var *v);
 
 /* Looks a variable up; returns NULL when unset. */
 typedef const char *(*config_getenv_fn)(const char *name, void *ctx);

@@ -151,13 +151,131 @@ static void database_url_required(void **state)
     config_free(&c);
 }
 
+/* The knobs that audit.c and mailer.c used to read themselves. */
+static void own_knobs(void **state)
+{
+    (void)state;
+    const char *unset[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", NULL};
+    const char *set[] = {"PUSHGATE_DATABASE_URL",
+                         "postgresql:///x",
+                         "PUSHGATE_AUDIT_SEAL_AGE",
+                         "0",
+                         "PUSHGATE_MAIL_RETRY_BASE_MS",
+                         "200",
+                         NULL};
+    struct config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, unset, err), 0);
+    assert_int_equal(c.audit_seal_age, 10);
+    assert_int_equal(c.mail_retry_base_ms, 5000);
+    config_free(&c);
+    assert_int_equal(load(&c, set, err), 0);
+    assert_int_equal(c.audit_seal_age, 0);
+    assert_int_equal(c.mail_retry_base_ms, 200);
+    config_free(&c);
+    static const char *const cases[][2] = {
+        {"PUSHGATE_AUDIT_SEAL_AGE", "-1"},         {"PUSHGATE_AUDIT_SEAL_AGE", "3601"},
+        {"PUSHGATE_AUDIT_SEAL_AGE", "ten"},        {"PUSHGATE_MAIL_RETRY_BASE_MS", "0"},
+        {"PUSHGATE_MAIL_RETRY_BASE_MS", "600001"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", cases[i][0], cases[i][1],
+                             NULL};
+        assert_int_equal(load(&c, env, err), -1);
+        assert_non_null(strstr(err, cases[i][0]));
+        config_free(&c);
+    }
+}
+
+/* The messages operators see (and scripts may match) stay word for word. */
+static void messages(void **state)
+{
+    (void)state;
+    static const char *const cases[][3] = {
+        {"PUSHGATE_LISTEN", "x",
+         "PUSHGATE_LISTEN must be address:port, e.g. 127.0.0.1:8080 (port 0 picks one)"},
+        {"PUSHGATE_PUBLIC_URL", "ftp://x",
+         "PUSHGATE_PUBLIC_URL must start with http:// or https://"},
+        {"PUSHGATE_SMTP_URL", "x", "PUSHGATE_SMTP_URL must start with smtp:// or smtps://"},
+        {"PUSHGATE_MAIL_FROM", "x", "PUSHGATE_MAIL_FROM must be a plain email address"},
+        {"PUSHGATE_REQUIRE_CODE", "x", "PUSHGATE_REQUIRE_CODE must be true or false"},
+        {"PUSHGATE_LOG_LEVEL", "x", "PUSHGATE_LOG_LEVEL must be one of debug, info, warn, error"},
+        {"PUSHGATE_LOG_FORMAT", "x", "PUSHGATE_LOG_FORMAT must be text or json"},
+        {"PUSHGATE_DB_POOL_SIZE", "x", "PUSHGATE_DB_POOL_SIZE must be an integer from 1 to 64"},
+    };
+    struct config c;
+    char err[256] = "";
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", cases[i][0], cases[i][1],
+                             NULL};
+        assert_int_equal(load(&c, env, err), -1);
+        assert_string_equal(err, cases[i][2]);
+        config_free(&c);
+    }
+    const char *none[] = {NULL};
+    assert_int_equal(load(&c, none, err), -1);
+    assert_string_equal(err,
+                        "PUSHGATE_DATABASE_URL is required (a libpq connection string or URI)");
+    config_free(&c);
+}
+
+/* A rejected value is never echoed: it may be a password. */
+static void secrets_not_echoed(void **state)
+{
+    (void)state;
+    const char *env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", "PUSHGATE_SMTP_URL",
+                         "http://user:hunter2@mail", NULL};
+    struct config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, env, err), -1);
+    assert_null(strstr(err, "hunter2"));
+    config_free(&c);
+}
+
+/* Every row: a PUSHGATE_ name, once; a field of the size its type stores;
+ * choices where the type needs them; a default that parses. */
+static void table_rows(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < config_nvars; i++) {
+        const struct config_var *v = &config_vars[i];
+        assert_int_equal(strncmp(v->name, "PUSHGATE_", 9), 0);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(v->name, config_vars[j].name);
+        assert_true(v->offset + v->size <= sizeof(struct config));
+        assert_non_null(v->doc);
+        switch (v->type) {
+        case CONFIG_INT:
+            assert_true(v->min <= v->max);
+            /* fall through */
+        case CONFIG_BOOL:
+        case CONFIG_ENUM:
+            assert_true(v->size == sizeof(int) || v->size == sizeof(bool));
+            break;
+        default:
+            assert_int_equal(v->size, sizeof(char *));
+        }
+        if (v->type == CONFIG_ENUM || v->type == CONFIG_URL || v->type == CONFIG_BASE_URL)
+            assert_non_null(v->choices);
+        if (v->flags & CONFIG_REQUIRED)
+            assert_null(v->def);
+        if (!v->def)
+            continue;
+        const char *env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", v->name, v->def, NULL};
+        struct config c;
+        char err[256] = "";
+        assert_int_equal(load(&c, env, err), 0);
+        config_free(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),
-        cmocka_unit_test(every_value),
-        cmocka_unit_test(rejections),
-        cmocka_unit_test(database_url_required),
+        cmocka_unit_test(defaults),           cmocka_unit_test(every_value),
+        cmocka_unit_test(rejections),         cmocka_unit_test(database_url_required),
+        cmocka_unit_test(own_knobs),          cmocka_unit_test(messages),
+        cmocka_unit_test(secrets_not_echoed), cmocka_unit_test(table_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
