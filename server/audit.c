@@ -52,9 +52,7 @@ struct audit *audit_new(struct server *srv)
 {
     struct audit *a = calloc(1, sizeof *a);
     a->srv = srv;
-    const char *age = getenv("PUSHGATE_AUDIT_SEAL_AGE");
-    int v = age ? atoi(age) : 10;
-    snprintf(a->age, sizeof a->age, "%d", v >= 0 && v <= 3600 ? v : 10);
+    snprintf(a->age, sizeof a->age, "%d", srv->cfg->audit_seal_age);
     a->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, a);
     struct timeval tv = {SEAL_EVERY_S, 0};
     event_add(a->tick, &tv);

@@ -30,7 +30,6 @@
 #define LEASE_S "120" /* > SEND_TIMEOUT_S: a live send never outlasts its lease */
 #define CLAIM_MAX 10
 #define INFLIGHT_MAX 20
-#define RETRY_BASE_MS 5000
 #define RETRY_CAP_MS (10L * 60 * 1000)
 #define CONNECT_TIMEOUT_S 10L
 #define SEND_TIMEOUT_S 60L
@@ -368,19 +367,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     claim(arg);
 }
 
-static long retry_base_from_env(void)
-{
-    const char *s = getenv("PUSHGATE_MAIL_RETRY_BASE_MS");
-    if (!s)
-        return RETRY_BASE_MS;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s && !*end && v >= 1 && v <= RETRY_CAP_MS)
-        return v;
-    log_kv(LOG_WARN, "ignoring PUSHGATE_MAIL_RETRY_BASE_MS (want 1-600000)", "value", s, NULL);
-    return RETRY_BASE_MS;
-}
-
 struct mailer *mailer_new(struct server *srv)
 {
     struct mailer *m = calloc(1, sizeof *m);
@@ -388,7 +374,7 @@ struct mailer *mailer_new(struct server *srv)
         return NULL;
     m->srv = srv;
     TAILQ_INIT(&m->jobs);
-    m->retry_base_ms = retry_base_from_env();
+    m->retry_base_ms = srv->cfg->mail_retry_base_ms;
     m->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, m);
     m->kick = evtimer_new(srv->base, on_tick, m);
     struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
