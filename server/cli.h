@@ -16,5 +16,7 @@ int cli_migrate(const struct config *cfg);
 int cli_app(const struct config *cfg, int argc, char **argv);
 int cli_user(const struct config *cfg, int argc, char **argv);
 int cli_key(const struct config *cfg, int argc, char **argv);
+/* pushgated config: prints the effective configuration; no database. */
+int cli_config(const struct config *cfg, int argc, char **argv);
 
 #endif

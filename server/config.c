@@ -358,6 +358,42 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     return derive(c, err, errlen);
 }
 
+static bool holds_string(enum config_type t)
+{
+    return t == CONFIG_STRING || t == CONFIG_URL || t == CONFIG_BASE_URL || t == CONFIG_LISTEN ||
+           t == CONFIG_EMAIL;
+}
+
+/* An int or bool field as int; the row's size says which (see store_int). */
+static int load_int(const void *field, size_t size)
+{
+    return size == sizeof(int) ? *(const int *)field : *(const bool *)field;
+}
+
+int config_var_format(const struct config *c, const struct config_var *v, char *buf, size_t len)
+{
+    const void *field = (const char *)c + v->offset;
+    int n = v->type == CONFIG_INT || v->type == CONFIG_BOOL || v->type == CONFIG_ENUM
+                ? load_int(field, v->size)
+                : 0;
+    const char *s = holds_string(v->type) ? *(char *const *)field : NULL;
+    if (v->type == CONFIG_INT)
+        snprintf(buf, len, "%d", n);
+    else if (v->type == CONFIG_BOOL)
+        snprintf(buf, len, "%s", n ? "true" : "false");
+    else if (v->type == CONFIG_ENUM)
+        snprintf(buf, len, "%s", v->choices[n]);
+    else if (!s)
+        return -1;
+    else if (v->flags & CONFIG_SECRET)
+        snprintf(buf, len, "(secret)");
+    else if (v->type == CONFIG_LISTEN)
+        snprintf(buf, len, strchr(s, ':') ? "[%s]:%d" : "%s:%d", s, c->listen_port);
+    else
+        snprintf(buf, len, "%s", s);
+    return 0;
+}
+
 static const char *real_getenv(const char *name, void *ctx)
 {
     (void)ctx;
@@ -367,12 +403,6 @@ static const char *real_getenv(const char *name, void *ctx)
 int config_load_env(struct config *c, char *err, size_t errlen)
 {
     return config_load(c, real_getenv, NULL, err, errlen);
-}
-
-static bool holds_string(enum config_type t)
-{
-    return t == CONFIG_STRING || t == CONFIG_URL || t == CONFIG_BASE_URL || t == CONFIG_LISTEN ||
-           t == CONFIG_EMAIL;
 }
 
 /* Every string field is some row's field (listen_host is PUSHGATE_LISTEN's,

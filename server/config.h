@@ -72,6 +72,11 @@ extern const size_t config_nvars;
 /* The default as docs/operations.md writes it: def, shown, "required" or "unset". */
 const char *config_var_default(const struct config_var *v);
 
+/* Writes v's effective value in c as the variable would spell it (a derived
+ * PUSHGATE_PUBLIC_URL included); a CONFIG_SECRET value that is set is written
+ * as "(secret)". Returns -1 when the variable is unset and nothing is derived. */
+int config_var_format(const struct config *c, const struct config_var *v, char *buf, size_t len);
+
 /* Looks a variable up; returns NULL when unset. */
 typedef const char *(*config_getenv_fn)(const char *name, void *ctx);
 

@@ -13,7 +13,7 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME | key "
-               "rotate | audit verify]\n"
+               "rotate | audit verify | config]\n"
                "configuration: PUSHGATE_* environment variables (see docs/operations.md)\n");
     return f == stdout ? 0 : 2;
 }
@@ -45,6 +45,8 @@ int main(int argc, char **argv)
         rc = cli_key(&cfg, argc - 1, argv + 1);
     else if (!strcmp(cmd, "user"))
         rc = cli_user(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(cmd, "config"))
+        rc = cli_config(&cfg, argc - 1, argv + 1);
     else
         rc = usage(stderr);
     config_free(&cfg);

@@ -269,13 +269,62 @@ static void table_rows(void **state)
     }
 }
 
+/* config_var_format: what `pushgated config` prints. */
+static void format(void **state)
+{
+    (void)state;
+    const char *env[] = {"PUSHGATE_DATABASE_URL",
+                         "postgresql://u:pw@h/x",
+                         "PUSHGATE_LISTEN",
+                         "[::1]:0",
+                         "PUSHGATE_LOG_LEVEL",
+                         "warn",
+                         "PUSHGATE_REQUIRE_CODE",
+                         "yes",
+                         NULL};
+    static const char *const want[][2] = {
+        {"PUSHGATE_DATABASE_URL", "(secret)"},
+        {"PUSHGATE_LISTEN", "[::1]:0"},
+        {"PUSHGATE_PUBLIC_URL", "http://[::1]:0"},
+        {"PUSHGATE_LOG_LEVEL", "warn"},
+        {"PUSHGATE_LOG_FORMAT", "text"},
+        {"PUSHGATE_REQUIRE_CODE", "true"},
+        {"PUSHGATE_DB_BATCH_MAX", "16"},
+        {"PUSHGATE_PORT_FILE", NULL},
+        {"PUSHGATE_ADMIN_TOKEN", NULL},
+    };
+    struct config c;
+    char err[256] = "", buf[256];
+    assert_int_equal(load(&c, env, err), 0);
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        const struct config_var *v = NULL;
+        for (size_t j = 0; j < config_nvars; j++)
+            if (!strcmp(config_vars[j].name, want[i][0]))
+                v = &config_vars[j];
+        assert_non_null(v);
+        int rc = config_var_format(&c, v, buf, sizeof buf);
+        if (!want[i][1]) {
+            assert_int_equal(rc, -1);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_string_equal(buf, want[i][1]);
+    }
+    config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),           cmocka_unit_test(every_value),
-        cmocka_unit_test(rejections),         cmocka_unit_test(database_url_required),
-        cmocka_unit_test(own_knobs),          cmocka_unit_test(messages),
-        cmocka_unit_test(secrets_not_echoed), cmocka_unit_test(table_rows),
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(every_value),
+        cmocka_unit_test(rejections),
+        cmocka_unit_test(database_url_required),
+        cmocka_unit_test(own_knobs),
+        cmocka_unit_test(messages),
+        cmocka_unit_test(secrets_not_echoed),
+        cmocka_unit_test(table_rows),
+        cmocka_unit_test(format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
