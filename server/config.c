@@ -333,7 +333,7 @@ static int derive(struct config *c, char *err, size_t errlen)
     return 0;
 }
 
-int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
+int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < config_nvars; i++) {

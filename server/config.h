@@ -78,9 +78,9 @@ const char *config_var_default(const struct config_var *v);
 int config_var_format(const struct config *c, const struct config_var *v, char *buf, size_t len);
 
 /* Looks a variable up; returns NULL when unset. */
-typedef const char *(*config_getenv_fn)(const char *name, void *ctx);
+typedef const char *(*config_lookup_fn)(const char *name, void *ctx);
 
-int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen);
+int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, size_t errlen);
 /* config_load() with the process environment. */
 int config_load_env(struct config *c, char *err, size_t errlen);
 void config_free(struct config *c);
