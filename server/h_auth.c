@@ -6,7 +6,7 @@
 #include "db.h"
 #include "dbbatch.h"
 #include "devpoll.h"
-#include "handlers.h"
+#include "h_auth.h"
 #include "otp.h"
 #include "server.h"
 #include "token.h"
