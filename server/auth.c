@@ -1,5 +1,6 @@
 #include "auth.h"
 
+#include "appsecret.h"
 #include "db.h"
 #include "dbbatch.h"
 #include "devauth.h"
@@ -84,15 +85,16 @@ static void check_app(struct req *r, void (*next)(struct req *r))
     struct auth_wait *w = calloc(1, sizeof *w);
     w->r = r;
     w->next = next;
-    token_sha256_hex(secret, w->secret_hash);
+    appsecret_digest(secret, w->secret_hash);
     const char *params[] = {id};
     db_query_batch(r->srv->db, &app_batch,
                    "SELECT name, secret_hash, status FROM applications WHERE id = $1", 1, params,
                    on_app_row, w);
 }
 
-void auth_caller(struct req *r, void (*next)(struct req *r))
+void auth_dispatch(struct req *r)
 {
+    handler_fn next = r->route->handler;
     switch (r->route->auth) {
     case AUTH_APP_OR_ADMIN:
         if (is_admin(r)) {
@@ -118,12 +120,4 @@ void auth_caller(struct req *r, void (*next)(struct req *r))
         next(r);
         return;
     }
-}
-
-int auth_new_secret(char out[64], char hash[65])
-{
-    if (token_random_b64(out, 64, 32) < 0)
-        return -1;
-    token_sha256_hex(out, hash);
-    return 0;
 }

@@ -1,4 +1,4 @@
-#include "auth.h"
+#include "appsecret.h"
 #include "cli.h"
 #include "log.h"
 #include "migrate.h"
@@ -63,7 +63,7 @@ static int app_create(PGconn *pg, const char *name)
     }
     char secret[64], hash[65];
     char *id = token_new_id("a_", 12);
-    if (!id || auth_new_secret(secret, hash) < 0) {
+    if (!id || appsecret_new(secret, hash) < 0) {
         fprintf(stderr, "pushgated: random generator failed\n");
         free(id);
         return 1;
@@ -117,7 +117,7 @@ static int update_one(PGconn *pg, const char *sql, int n, const char *const *p)
 static int app_rotate(PGconn *pg, const char *id)
 {
     char secret[64], hash[65];
-    if (auth_new_secret(secret, hash) < 0)
+    if (appsecret_new(secret, hash) < 0)
         return 1;
     const char *p[] = {id, hash};
     if (update_one(pg, "UPDATE applications SET secret_hash = $2, updated_at = now() WHERE id = $1",

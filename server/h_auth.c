@@ -6,8 +6,10 @@
 #include "db.h"
 #include "dbbatch.h"
 #include "devpoll.h"
-#include "handlers.h"
+#include "h_auth.h"
+#include "log.h"
 #include "otp.h"
+#include "pgarray.h"
 #include "server.h"
 #include "token.h"
 #include "valid.h"
@@ -22,6 +24,12 @@
 #define TRANSACTION_DEPTH 4
 #define BACKOFF_BASE_S "10"
 #define BACKOFF_CAP_S "3600"
+
+/* Columns of the create statements' SELECT lists (below): the function's own,
+ * then the auth view (authview.h; its fields are read by name, v_*). */
+enum { CREATED_OUTCOME, CREATED_RETRY_AFTER, CREATED_DEVICES, CREATED_NONCES, CREATED_VIEW };
+/* ...and of auth_cancel's: outcome, then the view. */
+enum { CANCELLED_OUTCOME, CANCELLED_VIEW };
 
 struct auth_input {
     const char *username, *type, *message, *verification, *code;
@@ -156,9 +164,32 @@ static json_t *field_or_null(const json_t *body, const char *key)
     return v ? v : json_null();
 }
 
-/* Hands the new challenge to the held polls of the challenged devices
- * ("{d_a,d_b}" with their nonces "{n_a,n_b}") that wait on this instance,
- * signed now -- no read back from the database. */
+/* A field of the created request's auth view, by name ("v_username"). */
+static const char *view_field(const PGresult *res, const char *name)
+{
+    int col = PQfnumber(res, name);
+    return col < 0 ? "" : PQgetvalue(res, 0, col);
+}
+
+/* Tells the polls of the challenged devices that wait on this instance, and
+ * hands them the challenge signed now -- no read back from the database. */
+static void deliver_to(struct req *r, struct challenge_fields *f, const char *device,
+                       const char *nonce)
+{
+    devpoll_created(r->srv, device, f->request_id);
+    if (!devpoll_waiting(r->srv, device))
+        return;
+    f->device_id = device;
+    f->nonce = nonce;
+    json_t *item = challenge_item(r->srv, f);
+    if (item)
+        devpoll_deliver(r->srv, device, item);
+    else
+        devpoll_wake(r->srv, device); /* signing failed: let the poll read and sign */
+    json_decref(item);
+}
+
+/* The challenged devices and their nonces come as two text[] of one length. */
 static void deliver_challenges(struct req *r, PGresult *res, const json_t *view)
 {
     const char *type = "authentication", *verification = NULL;
@@ -167,7 +198,7 @@ static void deliver_challenges(struct req *r, PGresult *res, const json_t *view)
         .request_id = json_string_value(json_object_get(view, "requestId")),
         .app_id = r->app_id,
         .app_name = r->app_name,
-        .username = PQgetvalue(res, 0, 7),
+        .username = view_field(res, "v_username"),
         .type = type,
         .verification = verification                ? verification
                         : r->srv->cfg->require_code ? "code"
@@ -175,27 +206,19 @@ static void deliver_challenges(struct req *r, PGresult *res, const json_t *view)
         .message = field_or_null(r->body, "message"),
         .context = field_or_null(r->body, "context"),
         .transaction = field_or_null(r->body, "transaction"),
-        .iat = atoll(PQgetvalue(res, 0, 8)),
-        .exp = atoll(PQgetvalue(res, 0, 9)),
+        .iat = atoll(view_field(res, "v_created")),
+        .exp = atoll(view_field(res, "v_expires")),
     };
-    char *devs = strdup(PQgetvalue(res, 0, 2)), *nonces = strdup(PQgetvalue(res, 0, 3));
-    char *s1 = NULL, *s2 = NULL;
-    for (char *d = strtok_r(devs, "{},", &s1), *n = strtok_r(nonces, "{},", &s2); d && n;
-         d = strtok_r(NULL, "{},", &s1), n = strtok_r(NULL, "{},", &s2)) {
-        devpoll_created(r->srv, d, f.request_id);
-        if (!devpoll_waiting(r->srv, d))
-            continue;
-        f.device_id = d;
-        f.nonce = n;
-        json_t *item = challenge_item(r->srv, &f);
-        if (item)
-            devpoll_deliver(r->srv, d, item);
-        else
-            devpoll_wake(r->srv, d); /* signing failed: let the poll read and sign */
-        json_decref(item);
-    }
-    free(devs);
-    free(nonces);
+    struct pgarray devs, nonces;
+    int a = pgarray_parse(PQgetvalue(res, 0, CREATED_DEVICES), &devs);
+    int b = pgarray_parse(PQgetvalue(res, 0, CREATED_NONCES), &nonces);
+    if (a < 0 || b < 0 || devs.n != nonces.n)
+        log_kv(LOG_ERROR, "auth_create: unexpected devices/nonces", "request",
+               f.request_id ? f.request_id : "-", NULL);
+    for (size_t i = 0; i < devs.n && i < nonces.n; i++)
+        deliver_to(r, &f, devs.items[i], nonces.items[i]);
+    pgarray_free(&devs);
+    pgarray_free(&nonces);
 }
 
 static void on_auth_created(void *arg, enum db_status st, PGresult *res)
@@ -203,8 +226,8 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) != 1)
         return http_db_failure(r, st);
-    const char *outcome = PQgetvalue(res, 0, 0);
-    int retry = atoi(PQgetvalue(res, 0, 1));
+    const char *outcome = PQgetvalue(res, 0, CREATED_OUTCOME);
+    int retry = atoi(PQgetvalue(res, 0, CREATED_RETRY_AFTER));
     if (!strcmp(outcome, "user_not_found"))
         return http_problem(r, 404, "user_not_found", "no user of that name");
     if (!strcmp(outcome, "no_active_device"))
@@ -214,7 +237,7 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
     if (!strcmp(outcome, "rate_limited"))
         return http_problem_retry(r, 429, "rate_limited", "too many push requests for this user",
                                   retry);
-    json_t *body = authview_json(res, 0, 4);
+    json_t *body = authview_json(res, 0, CREATED_VIEW);
     deliver_challenges(r, res, body);
     const char *id = json_string_value(json_object_get(body, "requestId"));
     if (prefers_async(r)) {
@@ -292,12 +315,12 @@ static void on_cancelled(void *arg, enum db_status st, PGresult *res)
     struct req *r = arg;
     if (st != DB_OK || PQntuples(res) != 1)
         return http_db_failure(r, st);
-    const char *outcome = PQgetvalue(res, 0, 0);
+    const char *outcome = PQgetvalue(res, 0, CANCELLED_OUTCOME);
     if (!strcmp(outcome, "not_found"))
         return http_problem(r, 404, "not_found", "no auth request with that id");
     if (!strcmp(outcome, "already_decided"))
         return http_problem(r, 409, "already_decided", "the request is no longer pending");
-    json_t *body = authview_json(res, 0, 1);
+    json_t *body = authview_json(res, 0, CANCELLED_VIEW);
     authwait_resolve(r->srv, r->params[0], body);
     http_reply_json(r, 200, body);
 }

@@ -6,7 +6,7 @@
 #include "dbbatch.h"
 #include "devauth.h"
 #include "devpoll.h"
-#include "handlers.h"
+#include "h_device.h"
 #include "jws.h"
 #include "metrics.h"
 #include "server.h"
@@ -141,8 +141,7 @@ void h_device_get(struct req *r)
     db_query(r->srv->db, "SELECT device_self_json($1)", 1, p, on_self, r);
 }
 
-/* Rows of device_revoke(): wake the waiters of every request it ended. */
-void revoke_done(struct server *srv, PGresult *res, const char *device_id)
+void device_revoke_done(struct server *srv, PGresult *res, const char *device_id)
 {
     for (int i = 0; i < PQntuples(res); i++) {
         json_t *body = authview_json(res, i, 1);
@@ -160,7 +159,7 @@ static void on_revoked(void *arg, enum db_status st, PGresult *res)
         return http_db_failure(r, st);
     if (!strcmp(PQgetvalue(res, 0, 0), "device_inactive"))
         return devauth_unauthorized(r);
-    revoke_done(r->srv, res, r->device_id);
+    device_revoke_done(r->srv, res, r->device_id);
     http_reply_empty(r, 204);
 }
 

@@ -3,7 +3,7 @@
  * credential: it is hashed at once and never logged. */
 #include "aead.h"
 #include "db.h"
-#include "handlers.h"
+#include "h_link.h"
 #include "jwk.h"
 #include "jws.h"
 #include "link_page.h"

@@ -3,7 +3,7 @@
  * mfa_check in sql/005_mfa.sql) that checks the lock, consumes the candidate, counts a
  * failure or acts, atomically across sessions and instances. */
 #include "db.h"
-#include "handlers.h"
+#include "h_mfa_check.h"
 #include "mfa.h"
 #include "server.h"
 #include "valid.h"

@@ -3,7 +3,7 @@
 #include "aead.h"
 #include "base32.h"
 #include "db.h"
-#include "handlers.h"
+#include "h_mfa_codes.h"
 #include "mail.h"
 #include "mailer.h"
 #include "mfa.h"

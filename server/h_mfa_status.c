@@ -1,7 +1,7 @@
 /* GET /users/{username}/mfa/status and PUT /users/{username}/mfa/requirements
  * (api.md 8). Both objects are built by PostgreSQL (sql/005_mfa.sql). */
 #include "db.h"
-#include "handlers.h"
+#include "h_mfa_status.h"
 #include "server.h"
 #include "valid.h"
 

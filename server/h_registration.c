@@ -1,7 +1,7 @@
 /* Registration endpoints for applications and admins (api.md 4). */
 #include "aead.h"
 #include "db.h"
-#include "handlers.h"
+#include "h_registration.h"
 #include "mail.h"
 #include "mailer.h"
 #include "server.h"

@@ -1,13 +1,12 @@
 /* Users and their devices, for applications (api.md 7). */
 #include "db.h"
-#include "handlers.h"
+#include "h_device.h"
+#include "h_users.h"
 #include "server.h"
 #include "valid.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-void revoke_done(struct server *srv, PGresult *res, const char *device_id);
 
 static void on_devices(void *arg, enum db_status st, PGresult *res)
 {
@@ -37,7 +36,7 @@ static void on_user_device_revoked(void *arg, enum db_status st, PGresult *res)
         return http_problem(r, 404, "user_not_found", "no user of that name");
     if (!strcmp(outcome, "not_found"))
         return http_problem(r, 404, "not_found", "no such device for this user");
-    revoke_done(r->srv, res, r->params[1]);
+    device_revoke_done(r->srv, res, r->params[1]);
     http_reply_empty(r, 204);
 }
 

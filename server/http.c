@@ -1,11 +1,9 @@
 #include "http.h"
 
-#include "auth.h"
 #include "db.h"
 #include "httpdate.h"
 #include "listenguard.h"
 #include "log.h"
-#include "metrics.h"
 #include "problem.h"
 #include "router.h"
 #include "server.h"
@@ -25,6 +23,8 @@
  * between HTTP_MAX_BODY and this we answer a proper problem+json 413. */
 #define EVHTTP_HARD_BODY_CAP (256 * 1024)
 #define HTTP_TIMEOUT_S 30
+
+static struct http_routing routing; /* one server per process */
 
 static void req_free(struct req *r)
 {
@@ -64,7 +64,8 @@ static void send_buf(struct req *r, int status, const char *ctype, struct evbuff
     evhttp_add_header(h, "Cache-Control", "no-store");
     /* evhttp would format a Date of its own for every reply (httpdate.h) */
     evhttp_add_header(h, "Date", httpdate_cached(time(NULL)));
-    metrics_request(r->route ? r->route->pattern : "unmatched", status);
+    if (routing.observe)
+        routing.observe(r->route ? r->route->pattern : "unmatched", status);
     if (log_enabled(LOG_DEBUG)) {
         char st[8];
         snprintf(st, sizeof st, "%d", status);
@@ -323,7 +324,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     unsigned allow = 0;
-    r->route = path ? router_match(r->method, path, r->params, &allow) : NULL;
+    r->route =
+        path ? router_match(routing.table, routing.n, r->method, path, r->params, &allow) : NULL;
     if (!r->route) {
         route_not_found(r, allow);
         return;
@@ -335,7 +337,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
     if ((r->route->json_body ? read_json_body(r) : refuse_stray_body(r)) < 0)
         return;
-    auth_caller(r, r->route->handler);
+    routing.dispatch(r);
 }
 
 static int write_port_file(const char *path, int port)
@@ -376,9 +378,10 @@ static void configure(struct evhttp *h)
     evhttp_set_default_content_type(h, "application/json");
 }
 
-int http_start(struct server *srv)
+int http_start(struct server *srv, const struct http_routing *wiring)
 {
     const struct config *c = srv->cfg;
+    routing = *wiring;
     srv->http = evhttp_new(srv->base);
     if (!srv->http)
         return -1;

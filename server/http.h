@@ -1,12 +1,17 @@
 /* http: evhttp front end. Owns the per-request context (struct req), the
  * protocol hygiene checks (limits, duplicate Content-Length, media type,
- * strict JSON) and the reply helpers.
+ * strict JSON) and the reply helpers. It matches requests against the route
+ * table it is given at start and hands each matched one to a dispatch
+ * function; who the caller is and what runs next is not its business, nor
+ * what is counted (struct http_routing).
  *
  * Lifetime: a struct req is created for every request and freed by exactly
  * one reply call (http_reply_*, http_problem*). A handler that goes async
  * keeps the pointer until it replies. */
 #ifndef PUSHGATE_HTTP_H
 #define PUSHGATE_HTTP_H
+
+#include "router.h"
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -15,11 +20,10 @@
 #include <time.h>
 
 struct server;
-struct route;
 
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_MAX_HEAD (16 * 1024)
-#define HTTP_MAX_PARAMS 3
+#define HTTP_MAX_PARAMS ROUTER_MAX_PARAMS
 
 enum caller_kind { CALLER_NONE, CALLER_APP, CALLER_ADMIN };
 
@@ -39,8 +43,21 @@ struct req {
     struct timespec received; /* CLOCK_MONOTONIC at arrival */
 };
 
-/* Starts listening as configured; writes the port file; logs "listening". */
-int http_start(struct server *srv);
+/* What http_start wires in (serve.c). */
+struct http_routing {
+    const struct route *table; /* matched in order (router.h) */
+    size_t n;
+    /* A matched request whose framing, query and body passed: resolve the
+     * caller and run r->route->handler, or answer (auth.c: auth_dispatch). */
+    void (*dispatch)(struct req *r);
+    /* Told of every reply as it is sent: the route pattern ("unmatched" when
+     * none) and the status (metrics.c: metrics_request). May be NULL. */
+    void (*observe)(const char *route, int status);
+};
+
+/* Starts listening as configured; writes the port file; logs "listening".
+ * routing is copied; its table must outlive the server. */
+int http_start(struct server *srv, const struct http_routing *routing);
 /* Stops accepting new connections (graceful stop, first stage). */
 void http_stop_accepting(struct server *srv);
 void http_free(struct server *srv);

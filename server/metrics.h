@@ -1,16 +1,14 @@
-/* metrics: Prometheus text exposition for GET /metrics (api.md 9).
- *
- * Process-local counters (requests by route and status, decision latency
- * histogram) live here; gauges of held requests come from the registries;
- * auth outcomes and the outbox depth are read from the database (dbshared.h: one
- * read at a time, kept for PUSHGATE_METRICS_DB_SECONDS), so they describe the whole
- * deployment, not one instance. */
+/* metrics: this process's counters for GET /metrics (api.md 9; h_ops.c
+ * serves it): requests by route and status, the decision latency histogram,
+ * device polls by whether they read the database. Counters only: the gauges
+ * (held requests, database state and counts) are h_ops.c's. http.c reports
+ * replies through its observer (struct http_routing), set by serve.c. */
 #ifndef PUSHGATE_METRICS_H
 #define PUSHGATE_METRICS_H
 
-#include "http.h"
-
 #include <stdbool.h>
+
+struct evbuffer;
 
 /* route: the route pattern, or "unmatched". */
 void metrics_request(const char *route, int status);
@@ -21,6 +19,9 @@ void metrics_decision_latency(double seconds);
 void metrics_poll(bool read);
 void metrics_free(void);
 
-void h_metrics(struct req *r);
+/* Prometheus text (HELP, TYPE and samples) appended to b. */
+void metrics_write_requests(struct evbuffer *b);
+void metrics_write_polls(struct evbuffer *b);
+void metrics_write_latency(struct evbuffer *b);
 
 #endif

@@ -5,12 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const struct route routes[];
-extern const size_t routes_count;
-
-static void free_params(char *params[HTTP_MAX_PARAMS])
+static void free_params(char *params[ROUTER_MAX_PARAMS])
 {
-    for (int i = 0; i < HTTP_MAX_PARAMS; i++) {
+    for (int i = 0; i < ROUTER_MAX_PARAMS; i++) {
         free(params[i]);
         params[i] = NULL;
     }
@@ -38,14 +35,14 @@ static char *decode_capture(const char *seg, size_t len)
     return dec;
 }
 
-static bool match_pattern(const char *pattern, const char *path, char *params[HTTP_MAX_PARAMS])
+static bool match_pattern(const char *pattern, const char *path, char *params[ROUTER_MAX_PARAMS])
 {
     const char *pp = pattern, *sp = path;
     int n = 0;
     while (*pp && *sp) {
         size_t plen = next_segment(&pp), slen = next_segment(&sp);
         if (plen == 2 && strncmp(pp, "{}", 2) == 0) {
-            if (slen == 0 || n == HTTP_MAX_PARAMS || !(params[n++] = decode_capture(sp, slen)))
+            if (slen == 0 || n == ROUTER_MAX_PARAMS || !(params[n++] = decode_capture(sp, slen)))
                 goto fail;
         } else if (plen != slen || strncmp(pp, sp, plen) != 0) {
             goto fail;
@@ -60,12 +57,12 @@ fail:
     return false;
 }
 
-const struct route *router_match(unsigned method, const char *path, char *params[HTTP_MAX_PARAMS],
-                                 unsigned *allow)
+const struct route *router_match(const struct route *table, size_t n, unsigned method,
+                                 const char *path, char *params[ROUTER_MAX_PARAMS], unsigned *allow)
 {
     *allow = 0;
-    for (size_t i = 0; i < routes_count; i++) {
-        const struct route *rt = &routes[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct route *rt = &table[i];
         if (!match_pattern(rt->pattern, path, params))
             continue;
         if (rt->methods & method)

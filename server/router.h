@@ -1,4 +1,6 @@
-/* router: the route table (routes.c) and path matching.
+/* router: matching a path against a route table (routes.c builds it and
+ * hands it to http_start). Knows nothing of requests: a handler is a function
+ * of a struct req that only http.h defines.
  *
  * Patterns are literal segments and "{}" captures ("/registration/{}").
  * A capture matches one non-empty segment of the raw path and is then
@@ -7,7 +9,12 @@
 #ifndef PUSHGATE_ROUTER_H
 #define PUSHGATE_ROUTER_H
 
-#include "http.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+struct req;
+
+#define ROUTER_MAX_PARAMS 3 /* "{}" captures in one pattern, at most */
 
 enum route_auth {
     AUTH_NONE,         /* public */
@@ -27,10 +34,11 @@ struct route {
     handler_fn handler;
 };
 
-/* Finds the route for method+path. On no match returns NULL and sets *allow
- * to the methods the path does accept (0: unknown path -> 404, else 405).
- * params receive malloc'd captures on success. */
-const struct route *router_match(unsigned method, const char *path, char *params[HTTP_MAX_PARAMS],
+/* Finds the route of table[0..n) for method+path. On no match returns NULL and
+ * sets *allow to the methods the path does accept (0: unknown path -> 404, else
+ * 405). params receive malloc'd captures on success. */
+const struct route *router_match(const struct route *table, size_t n, unsigned method,
+                                 const char *path, char *params[ROUTER_MAX_PARAMS],
                                  unsigned *allow);
 
 /* "GET, HEAD, POST" for an Allow header. */

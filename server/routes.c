@@ -1,7 +1,17 @@
 /* The route table: every endpoint of api.md, in one screen. */
-#include "handlers.h"
-#include "metrics.h"
-#include "router.h"
+#include "routes.h"
+
+#include "h_auth.h"
+#include "h_device.h"
+#include "h_link.h"
+#include "h_mfa_check.h"
+#include "h_mfa_codes.h"
+#include "h_mfa_status.h"
+#include "h_ops.h"
+#include "h_registration.h"
+#include "h_users.h"
+
+#include <event2/http.h>
 
 #define GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 #define POST EVHTTP_REQ_POST

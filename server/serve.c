@@ -1,6 +1,7 @@
 #include "serve.h"
 
 #include "audit.h"
+#include "auth.h"
 #include "authcancel.h"
 #include "authearly.h"
 #include "cli.h"
@@ -8,6 +9,7 @@
 #include "db.h"
 #include "devauth.h"
 #include "devknown.h"
+#include "h_ops.h"
 #include "hmap.h"
 #include "hold.h"
 #include "notify.h"
@@ -16,6 +18,7 @@
 #include "mailer.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "routes.h"
 #include "server.h"
 #include "signer.h"
 
@@ -155,7 +158,8 @@ int serve_main(const struct config *cfg)
     srv.devauth = devauth_new(&srv);
     srv.notify = notify_new(&srv);
     struct audit *audit = audit_new(&srv);
-    if (http_start(&srv) == 0) {
+    const struct http_routing routing = {routes, routes_count, auth_dispatch, metrics_request};
+    if (http_start(&srv, &routing) == 0) {
         event_base_dispatch(srv.base);
         rc = 0;
     }
@@ -179,6 +183,7 @@ int serve_main(const struct config *cfg)
     signer_free(srv.signer);
     free(srv.public_url);
     event_base_free(srv.base);
+    h_ops_free();
     metrics_free();
     OPENSSL_cleanse(srv.master_key, sizeof srv.master_key);
     if (rc == 0)
