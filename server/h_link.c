@@ -199,19 +199,22 @@ static char *sealed_notice(struct req *r, PGresult *res)
     time_t now = time(NULL);
     struct tm tm;
     strftime(f.when, sizeof f.when, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
-    char subject[300], text[2048];
+    char subject[300], *text = NULL;
     snprintf(subject, sizeof subject, "A new authenticator was linked to your %s account", f.app);
-    snprintf(text, sizeof text,
-             "A new authenticator was linked to your %s account \"%s\".\n\n"
-             "  Device name (as sent by the device): \"%s\"\n"
-             "  Time: %s\n"
-             "  IP address: %s\n\n"
-             "If this was not you, someone may have used your registration link: contact %s "
-             "support at once and ask them to revoke this authenticator.\n",
-             f.app, f.user, f.name, f.when, f.ip, f.app);
+    /* asprintf: an application name may be 800 bytes, and it appears twice */
+    if (asprintf(&text,
+                 "A new authenticator was linked to your %s account \"%s\".\n\n"
+                 "  Device name (as sent by the device): \"%s\"\n"
+                 "  Time: %s\n"
+                 "  IP address: %s\n\n"
+                 "If this was not you, someone may have used your registration link: contact %s "
+                 "support at once and ask them to revoke this authenticator.\n",
+                 f.app, f.user, f.name, f.when, f.ip, f.app) < 0)
+        return NULL;
     char *html = notice_html(&f);
     char *sealed = html ? mailer_seal(r->srv, PQgetvalue(res, 0, 6), subject, text, html) : NULL;
     free(html);
+    free(text);
     return sealed;
 }
 
