@@ -3,6 +3,7 @@
  * sealed message and the SMS text, all cleansed after use. */
 #include "mailer.h"
 #include "mfa.h"
+#include "mfa_util.h"
 
 #include "aead.h"
 #include "mail.h"
@@ -73,10 +74,11 @@ int mfa_send_sms(struct mfa_op *op, void (*done)(struct mfa_op *op, int ok))
     if (!sc)
         return -1;
     *sc = (struct sms_ctx){op, done};
-    char text[300];
-    snprintf(text, sizeof text, "%s code: %s (valid for 10 minutes). Do not share it.",
-             op->r->app_name, op->otp);
-    int rc = sms_send(op->r->srv, op->send_to, text, on_sms, sc);
+    char text[MFA_SMS_TEXT_MAX];
+    /* a long application name is shortened, never the code (mfa_util.h) */
+    int rc = mfa_sms_text(text, sizeof text, op->r->app_name, op->otp) < 0
+                 ? -1
+                 : sms_send(op->r->srv, op->send_to, text, on_sms, sc);
     OPENSSL_cleanse(text, sizeof text);
     if (rc < 0)
         free(sc);

@@ -129,3 +129,20 @@ char *mfa_seed_aad(const char *app_id, const char *username)
         snprintf(aad, n, "totp:%s:%s", app_id, username);
     return aad;
 }
+
+int mfa_sms_text(char *out, size_t n, const char *app, const char *code)
+{
+    static const char ellipsis[] = "\xe2\x80\xa6"; /* U+2026 */
+    char tail[128];
+    int t = snprintf(tail, sizeof tail, " code: %s (valid for 10 minutes). Do not share it.", code);
+    size_t alen = strlen(app);
+    if (t < 0 || (size_t)t >= sizeof tail || n < (size_t)t + sizeof ellipsis)
+        return -1;
+    if (alen + (size_t)t < n)
+        return snprintf(out, n, "%s%s", app, tail);
+    /* room for the name: n - NUL - tail - ellipsis; back off to a lead byte */
+    size_t cut = n - 1 - (size_t)t - (sizeof ellipsis - 1);
+    while (cut > 0 && ((unsigned char)app[cut] & 0xC0) == 0x80)
+        cut--;
+    return snprintf(out, n, "%.*s%s%s", (int)cut, app, ellipsis, tail);
+}

@@ -45,4 +45,13 @@ int mfa_code_mac(const unsigned char master[32], const char *purpose, const char
  * (appIds never contain ':'). malloc'd or NULL. */
 char *mfa_seed_aad(const char *app_id, const char *username);
 
+/* The SMS with a code: "<app> code: <code> (valid for 10 minutes). Do not share it.",
+ * written to out[n] (n includes the NUL; mfa_send uses MFA_SMS_TEXT_MAX). When it does
+ * not fit, the application name is cut at a UTF-8 character boundary and ends in "\u2026"
+ * (an ellipsis), so the code always survives whole and the text stays valid UTF-8 (app is
+ * valid UTF-8). Returns the text's length, or -1 when n cannot hold the text even with
+ * an empty name. */
+#define MFA_SMS_TEXT_MAX 300
+int mfa_sms_text(char *out, size_t n, const char *app, const char *code);
+
 #endif

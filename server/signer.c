@@ -7,10 +7,17 @@
 #include "valid.h"
 
 #include <openssl/crypto.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SEAL_AAD "server-signing-key"
+/* A sealed key is bound to its row's kid ("server-signing-key:<kid>"), so that a
+ * database writer cannot move another (e.g. a retired) key's blob into the current
+ * row. LEGACY_AAD is what keys were sealed with before; only reseal_legacy reads it. */
+#define SEAL_AAD_PREFIX "server-signing-key:"
+#define LEGACY_AAD "server-signing-key"
+#define KID_MAX 128
 
 struct signer {
     EVP_PKEY *key;
@@ -29,26 +36,80 @@ static PGresult *exec_params(PGconn *pg, const char *sql, int n, const char *con
     return r;
 }
 
+static bool seal_aad(const char *kid, char aad[sizeof SEAL_AAD_PREFIX + KID_MAX])
+{
+    return kid && strlen(kid) <= KID_MAX &&
+           snprintf(aad, sizeof SEAL_AAD_PREFIX + KID_MAX, "%s%s", SEAL_AAD_PREFIX, kid) > 0;
+}
+
+int signer_seal(const unsigned char master[32], const EVP_PKEY *key, const char *kid,
+                unsigned char **out, size_t *len)
+{
+    char aad[sizeof SEAL_AAD_PREFIX + KID_MAX];
+    unsigned char *der = NULL;
+    size_t dlen = 0;
+    int rc = -1;
+    if (seal_aad(kid, aad) && jwk_private_to_der(key, &der, &dlen) == 0)
+        rc = aead_seal(master, der, dlen, aad, out, len);
+    if (der)
+        OPENSSL_cleanse(der, dlen);
+    free(der);
+    return rc;
+}
+
+/* Opens blob with aad; the key only when it is the row's own: its thumbprint is kid
+ * and (when given) it equals the row's public JWK. *mismatch tells the two failures
+ * apart: it opened, but holds another key. */
+static EVP_PKEY *unseal_with(const unsigned char master[32], const unsigned char *blob, size_t len,
+                             const char *aad, const char *kid, const char *pub_jwk, bool *mismatch)
+{
+    unsigned char *der = NULL;
+    size_t dlen = 0;
+    *mismatch = false;
+    if (aead_open(master, blob, len, aad, &der, &dlen) < 0)
+        return NULL;
+    EVP_PKEY *key = jwk_private_from_der(der, dlen);
+    OPENSSL_cleanse(der, dlen);
+    free(der);
+    char *thumb = key ? jwk_thumbprint(key) : NULL;
+    json_t *pj = pub_jwk ? json_loads(pub_jwk, 0, NULL) : NULL;
+    EVP_PKEY *pub = pj ? jwk_to_pkey(pj) : NULL;
+    *mismatch = key && (!thumb || strcmp(thumb, kid) != 0 ||
+                        (pub_jwk && (!pub || EVP_PKEY_eq(key, pub) != 1)));
+    free(thumb);
+    json_decref(pj);
+    EVP_PKEY_free(pub);
+    if (*mismatch) {
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    return key;
+}
+
+EVP_PKEY *signer_unseal(const unsigned char master[32], const unsigned char *blob, size_t len,
+                        const char *kid, const char *pub_jwk)
+{
+    char aad[sizeof SEAL_AAD_PREFIX + KID_MAX];
+    bool mismatch;
+    return seal_aad(kid, aad) ? unseal_with(master, blob, len, aad, kid, pub_jwk, &mismatch) : NULL;
+}
+
 /* A new key sealed for the table: kid, sealed (bytea hex), public JWK text. */
 static int new_key_row(const unsigned char master[32], char **kid, char **sealed_hex, char **jwk)
 {
     EVP_PKEY *k = jwk_generate_p256();
-    unsigned char *der = NULL, *sealed = NULL;
-    size_t dlen = 0, slen = 0;
+    unsigned char *sealed = NULL;
+    size_t slen = 0;
     int rc = -1;
-    if (!k || jwk_private_to_der(k, &der, &dlen) < 0 ||
-        aead_seal(master, der, dlen, SEAL_AAD, &sealed, &slen) < 0)
+    *kid = k ? jwk_thumbprint(k) : NULL;
+    if (!*kid || signer_seal(master, k, *kid, &sealed, &slen) < 0)
         goto out;
-    *kid = jwk_thumbprint(k);
     json_t *pub = jwk_from_pkey(k, *kid);
     *jwk = json_dumps(pub, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(pub);
     *sealed_hex = valid_bytea_hex(sealed, slen);
-    rc = *kid && *jwk && *sealed_hex ? 0 : -1;
+    rc = *jwk && *sealed_hex ? 0 : -1;
 out:
-    if (der)
-        OPENSSL_cleanse(der, dlen);
-    free(der);
     free(sealed);
     EVP_PKEY_free(k);
     return rc;
@@ -78,28 +139,79 @@ struct signer *signer_open(const PGresult *r, const unsigned char master[32])
 {
     size_t blen = 0;
     unsigned char *blob = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &blen);
-    unsigned char *der = NULL;
-    size_t dlen = 0;
-    struct signer *s = NULL;
-    if (blob && aead_open(master, blob, blen, SEAL_AAD, &der, &dlen) == 0) {
-        s = calloc(1, sizeof *s);
-        s->key = jwk_private_from_der(der, dlen);
-        s->kid = strdup(PQgetvalue(r, 0, 0));
-        OPENSSL_cleanse(der, dlen);
-    } else {
-        log_kv(LOG_ERROR, "cannot open the signing key: wrong PUSHGATE_KEY_FILE?", NULL);
-    }
+    const char *kid = PQgetvalue(r, 0, 0);
+    EVP_PKEY *key = blob ? signer_unseal(master, blob, blen, kid, PQgetvalue(r, 0, 2)) : NULL;
     PQfreemem(blob);
-    free(der);
-    if (s && !s->key) {
-        signer_free(s);
-        s = NULL;
+    if (!key) {
+        /* fail closed: never sign with a key that is not the row's own */
+        log_kv(LOG_ERROR,
+               "cannot open the signing key of its row: wrong PUSHGATE_KEY_FILE, or the row "
+               "holds another key's sealed blob",
+               "kid", kid, NULL);
+        return NULL;
     }
+    struct signer *s = calloc(1, sizeof *s);
+    s->key = key;
+    s->kid = strdup(kid);
     return s;
+}
+
+/* One row sealed with LEGACY_AAD: re-sealed for its kid once the key is shown to be
+ * the row's own. 0 when done or not a legacy row; -1 when the row holds another key
+ * (refuse to start) or the update failed. */
+static int reseal_row(PGconn *pg, const PGresult *r, int i, const unsigned char master[32])
+{
+    const char *kid = PQgetvalue(r, i, 0), *old_hex = PQgetvalue(r, i, 1);
+    size_t blen = 0;
+    unsigned char *blob = PQunescapeBytea((const unsigned char *)old_hex, &blen);
+    bool mismatch = false;
+    EVP_PKEY *key =
+        blob ? unseal_with(master, blob, blen, LEGACY_AAD, kid, PQgetvalue(r, i, 2), &mismatch)
+             : NULL;
+    PQfreemem(blob);
+    unsigned char *sealed = NULL;
+    size_t slen = 0;
+    char *hex = key && signer_seal(master, key, kid, &sealed, &slen) == 0
+                    ? valid_bytea_hex(sealed, slen)
+                    : NULL;
+    EVP_PKEY_free(key);
+    free(sealed);
+    PGresult *u = NULL;
+    if (hex) { /* guarded by the old blob: two instances starting at once update once */
+        const char *p[] = {kid, hex, old_hex};
+        u = exec_params(pg, "UPDATE server_keys SET sealed = $2 WHERE kid = $1 AND sealed = $3", 3,
+                        p);
+        log_kv(u ? LOG_INFO : LOG_ERROR, "signing key re-sealed for its kid", "kid", kid, NULL);
+    }
+    if (mismatch)
+        log_kv(LOG_ERROR, "a signing key row holds another key: refusing to start", "kid", kid,
+               NULL);
+    int rc = mismatch || (hex && !u) ? -1 : 0;
+    PQclear(u);
+    free(hex);
+    return rc;
+}
+
+/* Start-up upgrade of keys sealed before the aad named the kid (see
+ * docs/operations.md): every row whose blob opens with LEGACY_AAD is checked and
+ * re-sealed for its kid, once; afterwards no row opens with LEGACY_AAD. BLOCKING. */
+static int reseal_legacy(PGconn *pg, const unsigned char master[32])
+{
+    PGresult *r = exec_params(pg, "SELECT kid, sealed, public_jwk FROM server_keys", 0, NULL);
+    if (!r)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (reseal_row(pg, r, i, master) < 0)
+            rc = -1;
+    PQclear(r);
+    return rc;
 }
 
 struct signer *signer_load(PGconn *pg, const unsigned char master[32])
 {
+    if (reseal_legacy(pg, master) < 0)
+        return NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
         PGresult *r = exec_params(pg, SIGNER_CURRENT_SQL, 0, NULL);
         if (!r)

@@ -411,6 +411,26 @@ class Mfa(harness.TestCase):
         self.assertEqual(r.body, {"valid": True, "method": "sms", "backupCodesRemaining": 10})
         self.assertNotLogged(code, code2)
 
+    def test_sms_with_a_long_application_name_keeps_the_code(self):
+        """An application name of 200 three-byte characters (the SQL limit counts
+        characters): the name is shortened at a character boundary with an ellipsis,
+        the code survives (before: the code was cut off, or the text split a character
+        and the send failed after the budget was spent)."""
+        app = self.s.create_app("Long")
+        self.pg.psql(f"UPDATE applications SET name = repeat('\u20ac', 200) "
+                     f"WHERE id = '{app['applicationId']}'", db=self.dbname)
+        u, phone = self.user(), "+15557654321"
+        r = self.call("POST", u, "setup", {"channel": "sms", "phone": phone},
+                      headers=self.s.app_headers(app))
+        self.assertEqual(r.status, 200, r)
+        text = self.sms.wait_count(1, phone)[0]["text"]
+        m = re.fullmatch("(\u20ac+)\u2026 code: (\\d{6}) \\(valid for 10 minutes\\). "
+                         "Do not share it.", text)
+        self.assertIsNotNone(m, text)
+        self.assertLess(len(text.encode()), 300)
+        e = self.call("POST", u, "enable", {"code": m.group(2)}, headers=self.s.app_headers(app))
+        self.assertEqual(e.status, 200, e)
+
     def test_sms_setup_without_webhook_is_400(self):
         s = self.server(env={"PUSHGATE_SMS_WEBHOOK_URL": None})
         r = s.request("POST", "/users/zed/mfa/setup", headers=self.h,

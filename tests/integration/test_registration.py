@@ -174,6 +174,51 @@ class Registration(harness.TestCase):
                                           headers=other), 404, "not_found")
         self.assertProblem(self.get_reg("r_doesnotexist00"), 404, "not_found")
 
+    def test_unknown_or_used_token_is_refused_before_the_key_is_looked_at(self):
+        """The token is looked up before any key import or proof verification: an unknown
+        link with a bad key or proof gets the unknown-link answer (before: 400), so that
+        guessing links costs the server no public-key operation."""
+        dev = device.Device()
+        off_curve = dev.bind_body("r_whatever0000")
+        off_curve["publicKey"]["y"] = off_curve["publicKey"]["x"]
+        bad_proof = dev.bind_body("r_whatever0000")
+        bad_proof["proof"] = dev.registration_proof("r_whatever0000", key=device.Device().key)
+        for body in (off_curve, bad_proof):
+            self.assertProblem(self.s.request("POST", "/r/" + "A" * 43, body=body), 404,
+                               "not_found")
+        reg, _, token = self.register()
+        device.Device().enroll(self.s, token)
+        for body in (off_curve, bad_proof):
+            self.assertProblem(self.s.request("POST", f"/r/{token}", body=body), 410,
+                               "registration_completed")
+
+    def test_linked_notice_quotes_a_hostile_device_name_as_data(self):
+        """The device name is chosen by whoever holds the link: the notice shows it quoted,
+        with invisible/bidi characters escaped and HTML escaped, plus the time, the binding
+        request's IP address and what to do if it was not the user."""
+        self.assertProblem(self.s.request("POST", "/r/" + "A" * 43, body=device.Device()
+                                          .bind_body("r_x0000000", name="a\nb")),
+                           400, "invalid_request")
+        reg, _, token = self.register(username="mallory", email="mallory@example.com")
+        name = "Your old phone\u2028\u2028No action needed\u202e<b>x</b>\"&"
+        device.Device().enroll(self.s, token, name=name)
+        notice = self.sink.wait_for(lambda m: "mallory@example.com" in m.envelope_to and
+                                    "linked" in m["Subject"], timeout=20)
+        text = harness.text_part(notice)
+        self.assertIn('"Your old phone\\u2028\\u2028No action needed\\u202E<b>x</b>\\"&"',
+                      text)
+        for raw in ("\u2028", "\u202e"):
+            self.assertNotIn(raw, text)
+        self.assertRegex(text, r"Time: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+        self.assertIn("IP address: 127.0.0.1", text)
+        self.assertIn("If this was not you", text)
+        self.assertIn("revoke", text)
+        html = notice.get_body(preferencelist=("html",)).get_content()
+        self.assertIn("&lt;b&gt;x&lt;/b&gt;", html)
+        self.assertNotIn("<b>x</b>", html)
+        self.assertNotIn("\u202e", html)
+        self.assertIn("127.0.0.1", html)
+
     def test_admin_reads_any_registration(self):
         reg, _, _ = self.register()
         admin = {"Authorization": "Bearer admin-token-for-tests"}

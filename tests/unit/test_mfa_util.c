@@ -139,13 +139,44 @@ static void test_qrsvg(void **state)
     assert_null(qrsvg_render(big));
 }
 
+/* The SMS text: a long application name is cut at a character boundary, never the code. */
+static void test_sms_text(void **state)
+{
+    (void)state;
+    char out[MFA_SMS_TEXT_MAX];
+    const char *tail = " code: 123456 (valid for 10 minutes). Do not share it.";
+    assert_int_equal(mfa_sms_text(out, sizeof out, "Acme Bank", "123456"), 9 + strlen(tail));
+    assert_string_equal(out, "Acme Bank code: 123456 (valid for 10 minutes). Do not share it.");
+    char app[1024];
+    for (size_t fill = 240; fill <= 260; fill++) { /* around the edge, 1- and 3-byte names */
+        for (int wide = 0; wide < 2; wide++) {
+            const char *ch = wide ? "\xe2\x82\xac" : "a"; /* EURO SIGN or 'a' */
+            app[0] = '\0';
+            for (size_t i = 0; i < fill; i++)
+                strcat(app, ch);
+            int len = mfa_sms_text(out, sizeof out, app, "123456");
+            assert_true(len > 0 && (size_t)len < sizeof out && (size_t)len == strlen(out));
+            assert_string_equal(out + len - strlen(tail), tail); /* the code survived */
+            size_t name = (size_t)len - strlen(tail);
+            if (strlen(app) + strlen(tail) < sizeof out) {
+                assert_memory_equal(out, app, strlen(app)); /* fits: unchanged */
+                continue;
+            }
+            assert_memory_equal(out + name - 3, "\xe2\x80\xa6", 3); /* ends in an ellipsis */
+            assert_memory_equal(out, app, name - 3);
+            assert_true(wide ? (name - 3) % 3 == 0 : name - 3 + 3 + strlen(tail) == 299);
+        }
+    }
+    assert_int_equal(mfa_sms_text(out, 40, "Acme", "123456"), -1); /* no room for the code */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pct_encode), cmocka_unit_test(test_otpauth_uri),
         cmocka_unit_test(test_classify),   cmocka_unit_test(test_totp_window),
         cmocka_unit_test(test_code_mac),   cmocka_unit_test(test_seed_aad),
-        cmocka_unit_test(test_qrsvg),
+        cmocka_unit_test(test_qrsvg),      cmocka_unit_test(test_sms_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
