@@ -4,7 +4,6 @@
 #include "authearly.h"
 #include "authview.h"
 #include "hold.h"
-#include "log.h"
 #include "server.h"
 
 #include <stdlib.h>

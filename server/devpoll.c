@@ -2,7 +2,6 @@
 
 #include "devauth.h"
 #include "devknown.h"
-#include "hmap.h"
 #include "hold.h"
 #include "log.h"
 #include "metrics.h"
@@ -179,5 +178,5 @@ void devpoll_decided(struct server *srv, const char *device_id, const char *requ
 
 bool devpoll_waiting(struct server *srv, const char *device_id)
 {
-    return hmap_has(srv->polls, device_id);
+    return hold_registered(srv, &poll_kind, device_id);
 }

@@ -254,6 +254,11 @@ void hold_wake_all(struct server *srv, const struct hold_kind *k)
     free(all);
 }
 
+bool hold_registered(struct server *srv, const struct hold_kind *k, const char *key)
+{
+    return hmap_has(map_of(srv, k), key);
+}
+
 struct req *hold_end(struct hold *h)
 {
     struct req *r = h->r;

@@ -83,6 +83,8 @@ size_t hold_each(struct server *srv, const struct hold_kind *k, const char *key,
 /* hold_wake for every hold under key / of the kind; returns how many. */
 size_t hold_wake_key(struct server *srv, const struct hold_kind *k, const char *key);
 void hold_wake_all(struct server *srv, const struct hold_kind *k);
+/* True when a hold of kind k is registered under key. */
+bool hold_registered(struct server *srv, const struct hold_kind *k, const char *key);
 /* Unregisters and frees the hold; returns its request, for the answer. */
 struct req *hold_end(struct hold *h);
 
