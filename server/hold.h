@@ -15,9 +15,9 @@
  *
  * The state below changes only in hold_set_state() (hold.c), which logs every
  * transition at debug level. The core sends the kind's read and hands its rows
- * to kind->rows (unless the client hung up meanwhile, or the read failed); the
- * client answers with hold_end() (which returns the request
- * to reply to) or keeps waiting with hold_wait(). */
+ * to kind->rows (unless the client hung up meanwhile, or the read failed), which
+ * either answers -- hold_end() returns the request to reply to -- or keeps
+ * waiting with hold_wait(). */
 #ifndef PUSHGATE_HOLD_H
 #define PUSHGATE_HOLD_H
 
@@ -65,8 +65,9 @@ struct hold_kind {
 void hold_init(struct server *srv);
 void hold_free(struct server *srv);
 
-/* A new hold of kind k for r (with kind->data_size zeroed bytes for the
- * client: hold_data), registered under key, waiting at most deadline_ms. No read, no timer yet. */
+/* A new hold of kind k for r (with kind->data_size zeroed bytes for the client:
+ * hold_data), registered under key (at most 71 bytes), waiting at most
+ * deadline_ms. No read and no timer yet: the caller calls hold_read or hold_wait. */
 struct hold *hold_new(struct req *r, const struct hold_kind *k, const char *key, long deadline_ms);
 /* Sends the kind's read (state READING). */
 void hold_read(struct hold *h);
