@@ -1,7 +1,6 @@
 #include "authcancel.h"
 
 #include "authview.h"
-#include "authwait.h"
 #include "db.h"
 #include "hmap.h"
 #include "log.h"
@@ -17,6 +16,7 @@
 struct owed {
     struct server *srv;
     struct event *retry;
+    authcancel_done_fn *done;
     struct timespec give_up; /* CLOCK_MONOTONIC: the request's expiry */
     char id[72];
 };
@@ -45,7 +45,7 @@ static void on_cancelled(void *arg, enum db_status st, PGresult *res)
             json_t *body = authview_json(res, 0, 1);
             log_kv(LOG_INFO, "auth request cancelled: the application hung up", "requestId", o->id,
                    NULL);
-            authwait_resolve(o->srv, o->id, body);
+            o->done(o->srv, o->id, body);
             json_decref(body);
         }
         return owed_free(o); /* cancelled, or decided before it could be */
@@ -74,11 +74,18 @@ static void send_cancel(struct owed *o)
              on_cancelled, o);
 }
 
-void authcancel_owe(struct server *srv, const char *request_id, const struct timespec *give_up)
+void authcancel_init(struct server *srv)
+{
+    srv->owed_cancels = hmap_new();
+}
+
+void authcancel_owe(struct server *srv, const char *request_id, const struct timespec *give_up,
+                    authcancel_done_fn *done)
 {
     struct owed *o = calloc(1, sizeof *o);
     o->srv = srv;
     o->give_up = *give_up;
+    o->done = done;
     snprintf(o->id, sizeof o->id, "%s", request_id);
     o->retry = evtimer_new(srv->base, on_retry, o);
     hmap_add(srv->owed_cancels, o->id, o);

@@ -1,9 +1,7 @@
 #include "devpoll.h"
 
-#include "db.h"
 #include "devauth.h"
 #include "devknown.h"
-#include "hmap.h"
 #include "hold.h"
 #include "log.h"
 #include "metrics.h"
@@ -11,17 +9,8 @@
 #include "challenge.h"
 
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
-#include <time.h>
-
-struct poll {
-    struct server *srv;
-    struct req *r;
-    struct hold *h; /* NULL until the first empty read */
-    char device_id[72];
-    bool reading, dirty, hungup;
-    struct timespec deadline;
-};
 
 /* columns of device_challenges() */
 enum {
@@ -40,35 +29,17 @@ enum {
     C_EXP
 };
 
-static void start_read(struct poll *p);
-static void hold_empty(struct poll *p);
-
 /* An uninterrupted read: what the device has pending, for its next poll. */
-static void remember(struct poll *p, PGresult *res)
+static void remember(struct hold *h, PGresult *res)
 {
+    struct server *srv = hold_req(h)->srv;
     int n = PQntuples(res);
     const char *ids[4];
     if (n > 4)
-        return devknown_forget(p->srv->known, p->device_id);
+        return devknown_forget(srv->known, hold_key(h));
     for (int i = 0; i < n; i++)
         ids[i] = PQgetvalue(res, i, C_REQ);
-    devknown_set(p->srv->known, p->device_id, ids, n);
-}
-static const struct hold_ops poll_ops;
-
-static long ms_left(const struct poll *p)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (p->deadline.tv_sec - now.tv_sec) * 1000 + (p->deadline.tv_nsec - now.tv_nsec) / 1000000;
-}
-
-static void drop(struct poll *p)
-{
-    hmap_remove(p->srv->polls, p->device_id, p);
-    if (p->h)
-        hold_end(p->h);
-    free(p);
+    devknown_set(srv->known, hold_key(h), ids, n);
 }
 
 static json_t *json_col(PGresult *res, int row, int col)
@@ -85,11 +56,11 @@ static json_t *str_col(PGresult *res, int row, int col)
 }
 
 /* The challenge of one device_challenges() row, signed now. */
-static json_t *challenge(struct poll *p, PGresult *res, int row)
+static json_t *challenge(struct hold *h, PGresult *res, int row)
 {
     struct challenge_fields f = {
         .request_id = PQgetvalue(res, row, C_REQ),
-        .device_id = p->device_id,
+        .device_id = hold_key(h),
         .app_id = PQgetvalue(res, row, C_APP_ID),
         .app_name = PQgetvalue(res, row, C_APP_NAME),
         .username = PQgetvalue(res, row, C_USER),
@@ -102,181 +73,97 @@ static json_t *challenge(struct poll *p, PGresult *res, int row)
         .iat = atoll(PQgetvalue(res, row, C_IAT)),
         .exp = atoll(PQgetvalue(res, row, C_EXP)),
     };
-    json_t *item = challenge_item(p->srv, &f);
+    json_t *item = challenge_item(hold_req(h)->srv, &f);
     json_decref(f.message);
     json_decref(f.context);
     json_decref(f.transaction);
     return item;
 }
 
-/* Answers a held poll with one challenge item (stolen). */
-static void reply_item(struct poll *p, json_t *item)
+/* Answers the poll with the challenges of res (NULL: none). */
+static void reply_challenges(struct hold *h, PGresult *res)
 {
-    struct req *r = p->r;
-    drop(p);
-    http_reply_json(r, 200, json_pack("{s:[o]}", "challenges", item));
-}
-
-static void reply_challenges(struct poll *p, PGresult *res)
-{
-    struct req *r = p->r;
     json_t *list = json_array();
     for (int i = 0; res && i < PQntuples(res); i++) {
-        json_t *c = challenge(p, res, i);
+        json_t *c = challenge(h, res, i);
         if (!c) { /* fail closed: never hand out an unsigned challenge */
             json_decref(list);
-            drop(p);
-            return http_problem(r, 500, "internal", "cannot sign a challenge");
+            return http_problem(hold_end(h), 500, "internal", "cannot sign a challenge");
         }
         json_array_append_new(list, c);
     }
-    drop(p);
-    http_reply_json(r, 200, json_pack("{s:o}", "challenges", list));
+    http_reply_json(hold_end(h), 200, json_pack("{s:o}", "challenges", list));
 }
 
-static void on_read(void *arg, enum db_status st, PGresult *res)
+/* Nothing pending: held until a wake-up, else answered empty at its deadline. */
+static void wait_for_challenge(struct hold *h)
 {
-    struct poll *p = arg;
-    p->reading = false;
-    struct req *r = p->r;
-    if (p->hungup) {
-        drop(p);
-        return http_abandon(r);
-    }
-    if (st != DB_OK) {
-        drop(p);
-        return http_unavailable(r);
-    }
-    if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, C_STATUS), "active") != 0) {
-        drop(p); /* revoked while polling */
-        return devauth_unauthorized(r);
-    }
-    if (!p->dirty) /* no event for the device interrupted the read */
-        remember(p, res);
+    if (!hold_wait(h, LONG_MAX))
+        reply_challenges(h, NULL);
+}
+
+static void on_rows(struct hold *h, PGresult *res)
+{
+    if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, C_STATUS), "active") != 0)
+        return devauth_unauthorized(hold_end(h)); /* revoked while polling */
+    /* no event for the device interrupted the read: its rows are current */
+    if (!hold_dirty(h))
+        remember(h, res);
     if (PQntuples(res) > 0)
-        return reply_challenges(p, res);
-    if (p->dirty)
-        return start_read(p);
-    hold_empty(p);
+        return reply_challenges(h, res);
+    wait_for_challenge(h);
 }
 
-/* Nothing pending: hold the poll until a wake-up or its deadline. */
-static void hold_empty(struct poll *p)
-{
-    struct req *r = p->r;
-    long left = ms_left(p);
-    if (left <= 0 || p->srv->draining)
-        return reply_challenges(p, NULL);
-    if (p->h)
-        hold_rearm(p->h, left);
-    else
-        p->h = hold_start(r, left, &poll_ops, p);
-}
-
-static void start_read(struct poll *p)
-{
-    p->reading = true;
-    p->dirty = false;
-    const char *params[] = {p->device_id};
-    db_query(p->srv->db, "SELECT * FROM device_challenges($1)", 1, params, on_read, p);
-}
-
-static void wake(struct poll *p)
-{
-    if (p->reading)
-        p->dirty = true;
-    else
-        start_read(p);
-}
-
+/* The deadline (or the stop) ran out; a read in flight answers instead. */
 static void on_timeout(struct hold *h)
 {
-    struct poll *p = hold_owner(h);
-    if (!p->reading)
-        reply_challenges(p, NULL);
+    if (!hold_reading(h))
+        reply_challenges(h, NULL);
 }
 
-static void on_hangup(struct hold *h)
-{
-    struct poll *p = hold_owner(h);
-    if (p->reading) {
-        p->hungup = true;
-        return;
-    }
-    struct req *r = p->r;
-    drop(p);
-    http_abandon(r);
-}
-
-/* SIGTERM: a device should reconnect (to another instance) at once */
-static void on_drain(struct hold *h)
-{
-    struct poll *p = hold_owner(h);
-    if (!p->reading)
-        reply_challenges(p, NULL);
-}
-
-static const struct hold_ops poll_ops = {on_timeout, on_hangup, on_drain};
+/* SIGTERM: a device should reconnect (to another instance) at once. */
+static const struct hold_kind poll_kind = {
+    .id = HOLD_DEVICE_POLL,
+    .sql = "SELECT * FROM device_challenges($1)",
+    .nparams = 1,
+    .rows = on_rows,
+    .timeout = on_timeout,
+};
 
 void devpoll_start(struct req *r, long wait_ms)
 {
-    struct poll *p = calloc(1, sizeof *p);
-    p->srv = r->srv;
-    p->r = r;
-    snprintf(p->device_id, sizeof p->device_id, "%s", r->device_id);
-    clock_gettime(CLOCK_MONOTONIC, &p->deadline);
-    p->deadline.tv_sec += wait_ms / 1000;
-    p->deadline.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (p->deadline.tv_nsec >= 1000000000) {
-        p->deadline.tv_sec++;
-        p->deadline.tv_nsec -= 1000000000;
-    }
-    hmap_add(r->srv->polls, p->device_id, p);
-    bool known_empty = devknown_empty(r->srv->known, p->device_id);
+    /* registered before reading (or not reading): a wake-up still reaches it */
+    struct hold *h = hold_new(r, &poll_kind, r->device_id, wait_ms);
+    bool known_empty = devknown_empty(r->srv->known, r->device_id);
     metrics_poll(!known_empty);
-    if (known_empty) { /* no read: registered, so a wake-up still reaches it */
-        log_kv(LOG_DEBUG, "device poll held without a read", "deviceId", p->device_id, NULL);
-        return hold_empty(p);
-    }
-    start_read(p);
+    if (!known_empty)
+        return hold_read(h);
+    log_kv(LOG_DEBUG, "device poll held without a read", "deviceId", r->device_id, NULL);
+    wait_for_challenge(h);
 }
 
 void devpoll_wake(struct server *srv, const char *device_id)
 {
     devknown_forget(srv->known, device_id);
-    size_t n = 0;
-    void **all = hmap_take(srv->polls, device_id, &n);
-    for (size_t i = 0; i < n; i++)
-        hmap_add(srv->polls, device_id, all[i]);
-    for (size_t i = 0; i < n; i++)
-        wake(all[i]);
-    free(all);
+    hold_wake_key(srv, &poll_kind, device_id);
 }
 
 void devpoll_wake_all(struct server *srv)
 {
     devknown_forget_all(srv->known);
-    size_t n = 0;
-    void **all = hmap_values(srv->polls, &n);
-    for (size_t i = 0; i < n; i++)
-        wake(all[i]);
-    free(all);
+    hold_wake_all(srv, &poll_kind);
+}
+
+static void deliver_one(struct hold *h, void *item)
+{
+    if (hold_reading(h)) /* its read may predate the challenge */
+        return hold_wake(h);
+    http_reply_json(hold_end(h), 200, json_pack("{s:[O]}", "challenges", (json_t *)item));
 }
 
 void devpoll_deliver(struct server *srv, const char *device_id, json_t *item)
 {
-    size_t n = 0;
-    void **all = hmap_take(srv->polls, device_id, &n);
-    for (size_t i = 0; i < n; i++)
-        hmap_add(srv->polls, device_id, all[i]);
-    for (size_t i = 0; i < n; i++) {
-        struct poll *p = all[i];
-        if (p->reading || !p->h)
-            wake(p); /* its read may predate the challenge */
-        else
-            reply_item(p, json_incref(item));
-    }
-    free(all);
+    hold_each(srv, &poll_kind, device_id, deliver_one, item);
 }
 
 void devpoll_created(struct server *srv, const char *device_id, const char *request_id)
@@ -291,5 +178,5 @@ void devpoll_decided(struct server *srv, const char *device_id, const char *requ
 
 bool devpoll_waiting(struct server *srv, const char *device_id)
 {
-    return hmap_has(srv->polls, device_id);
+    return hold_registered(srv, &poll_kind, device_id);
 }

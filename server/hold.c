@@ -1,47 +1,175 @@
 #include "hold.h"
 
+#include "db.h"
+#include "hmap.h"
 #include "log.h"
 #include "server.h"
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/queue.h>
 
 struct hold {
     TAILQ_ENTRY(hold) link;
+    const struct hold_kind *kind;
     struct req *r;
-    const struct hold_ops *ops;
-    void *owner;
-    struct event *timer;
-    struct event *closed; /* EV_CLOSED on the client's socket */
-    bool drain_due;       /* started while draining: drain on the next loop pass */
+    struct event *timer;  /* NULL until the first wait */
+    struct event *closed; /* EV_CLOSED on the client's socket; NULL until the first wait */
+    struct timespec deadline;
+    char key[72];
+    unsigned char state; /* enum hold_state */
+    bool draining;       /* the graceful stop has cut the deadline */
+    max_align_t data[];  /* the kind's own fields, kind->data_size bytes */
 };
 
 TAILQ_HEAD(hold_list, hold);
 
-static struct hold_list *list_of(struct server *srv)
+static const char *const state_names[] = {
+    [HOLD_IDLE] = "idle",
+    [HOLD_READING] = "reading",
+    [HOLD_READING_DIRTY] = "reading_dirty",
+    [HOLD_HUNGUP_WHILE_READING] = "hungup_while_reading",
+    [HOLD_WAITING] = "waiting",
+};
+
+static const struct {
+    const char *name;     /* for logs */
+    const char *key_name; /* the log key of a hold's key */
+} kinds[] = {
+    [HOLD_AUTH_WAITER] = {"auth waiter", "requestId"},
+    [HOLD_DEVICE_POLL] = {"device poll", "deviceId"},
+};
+
+static struct hmap *map_of(struct server *srv, const struct hold_kind *k)
 {
-    if (!srv->holds) {
-        srv->holds = calloc(1, sizeof(struct hold_list));
-        TAILQ_INIT((struct hold_list *)srv->holds);
+    return k->id == HOLD_DEVICE_POLL ? srv->polls : srv->waiters;
+}
+
+/* The only place a hold's state changes. */
+static void hold_set_state(struct hold *h, enum hold_state to)
+{
+    if (log_enabled(LOG_DEBUG))
+        log_kv(LOG_DEBUG, "hold state", "kind", kinds[h->kind->id].name,
+               kinds[h->kind->id].key_name, h->key, "from", state_names[h->state], "to",
+               state_names[to], NULL);
+    h->state = (unsigned char)to;
+}
+
+void hold_init(struct server *srv)
+{
+    srv->holds = calloc(1, sizeof(struct hold_list));
+    TAILQ_INIT((struct hold_list *)srv->holds);
+    srv->waiters = hmap_new();
+    srv->polls = hmap_new();
+}
+
+void hold_free(struct server *srv)
+{
+    hmap_free(srv->waiters);
+    hmap_free(srv->polls);
+    free(srv->holds);
+    srv->waiters = srv->polls = NULL;
+    srv->holds = NULL;
+}
+
+static long ms_left(const struct hold *h)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (h->deadline.tv_sec - now.tv_sec) * 1000 + (h->deadline.tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void set_deadline(struct hold *h, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, &h->deadline);
+    h->deadline.tv_sec += ms / 1000;
+    h->deadline.tv_nsec += (ms % 1000) * 1000000;
+    if (h->deadline.tv_nsec >= 1000000000) {
+        h->deadline.tv_sec++;
+        h->deadline.tv_nsec -= 1000000000;
     }
-    return srv->holds;
+}
+
+static void arm(struct hold *h, long ms)
+{
+    if (ms < 0)
+        ms = 0;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(h->timer, &tv);
+}
+
+/* Graceful stop: the hold may wait no longer than its kind's drain period. */
+static void drain(struct hold *h)
+{
+    if (h->draining)
+        return;
+    h->draining = true;
+    long ms = h->kind->drain_waits ? h->r->srv->cfg->drain_seconds * 1000L : 0;
+    if (ms_left(h) <= ms)
+        return; /* its timer already runs out within the period */
+    set_deadline(h, ms);
+    if (h->timer)
+        arm(h, ms);
+}
+
+struct hold *hold_new(struct req *r, const struct hold_kind *k, const char *key, long deadline_ms)
+{
+    struct hold *h = calloc(1, sizeof *h + k->data_size);
+    h->kind = k;
+    h->r = r;
+    snprintf(h->key, sizeof h->key, "%s", key);
+    set_deadline(h, deadline_ms);
+    if (r->srv->draining) /* SIGTERM came while the request waited for the database */
+        drain(h);
+    TAILQ_INSERT_TAIL((struct hold_list *)r->srv->holds, h, link);
+    hmap_add(map_of(r->srv, k), h->key, h);
+    return h;
+}
+
+/* The client left: the kind does what it owes (a cancel), the request is dropped. */
+static void hang_up(struct hold *h)
+{
+    if (h->kind->hangup)
+        h->kind->hangup(h);
+    http_abandon(hold_end(h));
+}
+
+static void on_read(void *arg, enum db_status st, PGresult *res)
+{
+    struct hold *h = arg;
+    if (h->state == HOLD_HUNGUP_WHILE_READING)
+        return hang_up(h);
+    if (st != DB_OK) /* fail closed: nothing but "unavailable" */
+        return http_unavailable(hold_end(h));
+    h->kind->rows(h, res);
+}
+
+void hold_read(struct hold *h)
+{
+    hold_set_state(h, HOLD_READING);
+    const char *p[4] = {h->key};
+    if (h->kind->params)
+        h->kind->params(h, p);
+    db_query(h->r->srv->db, h->kind->sql, h->kind->nparams, p, on_read, h);
+}
+
+void hold_wake(struct hold *h)
+{
+    if (h->state == HOLD_READING)
+        hold_set_state(h, HOLD_READING_DIRTY);
+    else if (h->state == HOLD_IDLE || h->state == HOLD_WAITING)
+        hold_read(h);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct hold *h = arg;
-    if (h->drain_due) {
-        h->drain_due = false;
-        h->ops->drain(h);
-        return;
-    }
-    if (h->ops->timeout)
-        h->ops->timeout(h);
+    h->kind->timeout(h);
 }
 
 static void on_closed(evutil_socket_t fd, short what, void *arg)
@@ -49,8 +177,9 @@ static void on_closed(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     struct hold *h = arg;
     event_del(h->closed);
-    if (h->ops->hangup)
-        h->ops->hangup(h);
+    if (h->state == HOLD_IDLE || h->state == HOLD_WAITING)
+        return hang_up(h);
+    hold_set_state(h, HOLD_HUNGUP_WHILE_READING);
 }
 
 static evutil_socket_t client_fd(struct req *r)
@@ -60,46 +189,92 @@ static evutil_socket_t client_fd(struct req *r)
     return bev ? bufferevent_getfd(bev) : -1;
 }
 
-struct hold *hold_start(struct req *r, long timeout_ms, const struct hold_ops *ops, void *owner)
+/* The first wait: from now on the request is only waited on, so its input is
+ * shed and its socket watched for the client leaving. */
+static void start_watching(struct hold *h)
 {
-    struct hold *h = calloc(1, sizeof *h);
-    h->r = r;
-    h->ops = ops;
-    h->owner = owner;
+    struct req *r = h->r;
     http_shed_input(r);
     h->timer = evtimer_new(r->srv->base, on_timer, h);
-    hold_rearm(h, timeout_ms);
     evutil_socket_t fd = client_fd(r);
     if (fd >= 0) {
         h->closed = event_new(r->srv->base, fd, EV_CLOSED, on_closed, h);
         event_add(h->closed, NULL);
     }
-    TAILQ_INSERT_TAIL(list_of(r->srv), h, link);
-    /* SIGTERM came while this request waited for the database (a create's reply
-     * can arrive after it): hold_drain_all has passed, so drain it here, but not
-     * before the owner has finished setting it up */
-    if (r->srv->draining && ops->drain) {
-        h->drain_due = true;
-        hold_rearm(h, 0);
+}
+
+bool hold_wait(struct hold *h, long cap_ms)
+{
+    if (h->state == HOLD_READING_DIRTY) {
+        hold_read(h);
+        return true;
     }
-    return h;
+    long left = ms_left(h);
+    if (left <= 0)
+        return false;
+    if (!h->timer)
+        start_watching(h);
+    arm(h, cap_ms < left ? cap_ms : left);
+    hold_set_state(h, HOLD_WAITING);
+    return true;
 }
 
-void hold_rearm(struct hold *h, long timeout_ms)
+size_t hold_each(struct server *srv, const struct hold_kind *k, const char *key,
+                 void (*fn)(struct hold *h, void *arg), void *arg)
 {
-    if (timeout_ms < 0 || h->drain_due)
-        timeout_ms = 0;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    evtimer_add(h->timer, &tv);
+    /* hmap has no read of a key's list: take it and put it back, then call fn
+     * over that snapshot (fn may end holds, which removes them again) */
+    size_t n = 0;
+    void **all = hmap_take(map_of(srv, k), key, &n);
+    for (size_t i = 0; i < n; i++)
+        hmap_add(map_of(srv, k), key, all[i]);
+    for (size_t i = 0; i < n; i++)
+        fn(all[i], arg);
+    free(all);
+    return n;
 }
 
-void hold_end(struct hold *h)
+static void wake_one(struct hold *h, void *arg)
 {
-    TAILQ_REMOVE(list_of(h->r->srv), h, link);
-    event_free(h->timer);
+    (void)arg;
+    hold_wake(h);
+}
+
+size_t hold_wake_key(struct server *srv, const struct hold_kind *k, const char *key)
+{
+    return hold_each(srv, k, key, wake_one, NULL);
+}
+
+void hold_wake_all(struct server *srv, const struct hold_kind *k)
+{
+    size_t n = 0;
+    void **all = hmap_values(map_of(srv, k), &n);
+    for (size_t i = 0; i < n; i++)
+        hold_wake(all[i]);
+    free(all);
+}
+
+bool hold_registered(struct server *srv, const struct hold_kind *k, const char *key)
+{
+    return hmap_has(map_of(srv, k), key);
+}
+
+struct req *hold_end(struct hold *h)
+{
+    struct req *r = h->r;
+    hmap_remove(map_of(r->srv, h->kind), h->key, h);
+    TAILQ_REMOVE((struct hold_list *)r->srv->holds, h, link);
+    if (h->timer)
+        event_free(h->timer);
     if (h->closed)
         event_free(h->closed);
+    if (h->kind->release)
+        h->kind->release(h);
+    if (log_enabled(LOG_DEBUG))
+        log_kv(LOG_DEBUG, "hold ended", "kind", kinds[h->kind->id].name,
+               kinds[h->kind->id].key_name, h->key, "state", state_names[h->state], NULL);
     free(h);
+    return r;
 }
 
 struct req *hold_req(const struct hold *h)
@@ -107,34 +282,50 @@ struct req *hold_req(const struct hold *h)
     return h->r;
 }
 
-void *hold_owner(const struct hold *h)
+void *hold_data(struct hold *h)
 {
-    return h->owner;
+    return h->data;
+}
+
+const char *hold_key(const struct hold *h)
+{
+    return h->key;
+}
+
+bool hold_reading(const struct hold *h)
+{
+    return h->state == HOLD_READING || h->state == HOLD_READING_DIRTY ||
+           h->state == HOLD_HUNGUP_WHILE_READING;
+}
+
+bool hold_dirty(const struct hold *h)
+{
+    return h->state == HOLD_READING_DIRTY;
+}
+
+bool hold_draining(const struct hold *h)
+{
+    return h->draining;
+}
+
+const struct timespec *hold_deadline(const struct hold *h)
+{
+    return &h->deadline;
 }
 
 void hold_drain_all(struct server *srv)
 {
-    struct hold_list *l = list_of(srv);
-    /* a drain callback may end its own hold: walk a snapshot */
-    size_t n = 0, i = 0;
     struct hold *h;
-    TAILQ_FOREACH(h, l, link)
-    n++;
-    struct hold **all = calloc(n + 1, sizeof *all);
-    TAILQ_FOREACH(h, l, link)
-    all[i++] = h;
-    for (i = 0; i < n; i++)
-        if (all[i]->ops->drain)
-            all[i]->ops->drain(all[i]);
-    free(all);
+    /* drain() calls nothing back: the list cannot change under the walk */
+    TAILQ_FOREACH(h, (struct hold_list *)srv->holds, link)
+    drain(h);
 }
 
 size_t hold_count(const struct server *srv)
 {
     size_t n = 0;
     struct hold *h;
-    if (srv->holds)
-        TAILQ_FOREACH(h, (struct hold_list *)srv->holds, link)
+    TAILQ_FOREACH(h, (struct hold_list *)srv->holds, link)
     n++;
     return n;
 }

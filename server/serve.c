@@ -10,7 +10,6 @@
 #include "devauth.h"
 #include "devknown.h"
 #include "h_ops.h"
-#include "hmap.h"
 #include "hold.h"
 #include "notify.h"
 #include "http.h"
@@ -150,10 +149,9 @@ int serve_main(const struct config *cfg)
     event_add(sigint, NULL);
     srv.curl = curlev_new(srv.base);
     srv.mailer = mailer_new(&srv);
-    srv.waiters = hmap_new();
-    srv.owed_cancels = hmap_new();
+    hold_init(&srv);
+    authcancel_init(&srv);
     srv.early = authearly_new();
-    srv.polls = hmap_new();
     srv.known = devknown_new();
     srv.devauth = devauth_new(&srv);
     srv.notify = notify_new(&srv);
@@ -167,12 +165,10 @@ int serve_main(const struct config *cfg)
     notify_free(srv.notify);
     audit_free(audit);
     devauth_free(srv.devauth);
-    hmap_free(srv.waiters);
     authcancel_free_all(&srv);
     authearly_free(srv.early);
-    hmap_free(srv.polls);
     devknown_free(srv.known);
-    free(srv.holds);
+    hold_free(&srv);
     free(srv.instance_id);
     mailer_free(srv.mailer);
     curlev_free(srv.curl);

@@ -31,12 +31,12 @@ struct server {
     struct signer *signer;
     struct notify *notify;
     struct devauth *devauth;   /* device key cache and jti replay cache */
-    struct hmap *waiters;      /* request id -> struct waiter (authwait.c) */
+    struct hmap *waiters;      /* request id -> an auth waiter's hold (hold.c) */
     struct hmap *owed_cancels; /* request id -> cancel owed to a hung-up caller (authcancel.c) */
     struct authearly *early;   /* decided with no waiter here, kept briefly (authearly.c) */
-    struct hmap *polls;        /* device id -> struct poll (devpoll.c) */
+    struct hmap *polls;        /* device id -> a device poll's hold (hold.c) */
     struct devknown *known;    /* devices known to have nothing pending (devknown.c) */
-    void *holds;               /* every held request (hold.c) */
+    void *holds;               /* every held request, any kind (hold.c) */
     char *instance_id;         /* this process's row in `instances` */
     struct evhttp *http;
     struct evhttp_bound_socket *listener;

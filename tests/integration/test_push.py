@@ -405,6 +405,36 @@ class Push(PushBase):
         out = held.result(30)
         self.assertProblem(out, 503, "unavailable")
 
+    def held(self, s, key, value, since=0):
+        """Waits until the hold keyed `key`=`value` waits (server/hold.c logs each state)."""
+        return s.wait_log(lambda o: o.get("msg") == "hold state" and o.get(key) == value
+                          and o.get("to") == "waiting", timeout=20, since=since)
+
+    def test_sigterm_answers_a_held_poll_at_once(self):
+        s = self.server(env={"PUSHGATE_DRAIN_SECONDS": "20"})
+        user, (dev,) = self.new_user(server=s)
+        since = len(s.logs)
+        polled = POOL.submit(self.poll, dev, 30, s)
+        self.held(s, "deviceId", dev.device_id, since)
+        started = time.monotonic()
+        stopped = POOL.submit(s.stop)
+        self.assertEqual(polled.result(30), [])
+        self.assertLess(time.monotonic() - started, 5, "the poll waited for the drain period")
+        self.assertEqual(stopped.result(40), 0)
+
+    def test_a_poll_whose_device_hangs_up_is_released(self):
+        user, (dev,) = self.new_user()
+        path = "/device/challenges"
+        since = len(self.s.logs)
+        sock = socket.create_connection(("127.0.0.1", self.s.port), timeout=10)
+        sock.sendall((f"GET {path}?wait=30 HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: {dev.proof('GET', path)}\r\n\r\n").encode())
+        self.held(self.s, "deviceId", dev.device_id, since)
+        sock.close()
+        self.s.wait_log(lambda o: o.get("msg") == "hold ended"
+                        and o.get("deviceId") == dev.device_id, timeout=10, since=since)
+        self.assertFalse(self.poll(dev, wait=0), "nothing was pending")
+
 
 class Metrics(PushBase):
     def metric(self, text, name):
