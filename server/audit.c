@@ -1,5 +1,6 @@
 #include "audit.h"
 
+#include "alloc.h"
 #include "db.h"
 #include "log.h"
 #include "server.h"
@@ -50,7 +51,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 struct audit *audit_new(struct server *srv)
 {
-    struct audit *a = calloc(1, sizeof *a);
+    struct audit *a = xcalloc(1, sizeof *a);
     a->srv = srv;
     snprintf(a->age, sizeof a->age, "%d", srv->cfg->audit_seal_age);
     a->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, a);

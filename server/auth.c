@@ -1,5 +1,6 @@
 #include "auth.h"
 
+#include "alloc.h"
 #include "appsecret.h"
 #include "db.h"
 #include "dbbatch.h"
@@ -55,8 +56,8 @@ static void on_app_row(void *arg, enum db_status st, PGresult *res)
     bool match = token_ct_equal(stored, w->secret_hash, 64);
     if (st == DB_OK && match && active) {
         r->caller = CALLER_APP;
-        r->app_id = strdup(http_header(r, "x-application-id"));
-        r->app_name = strdup(PQgetvalue(res, 0, 0));
+        r->app_id = xstrdup(http_header(r, "x-application-id"));
+        r->app_name = xstrdup(PQgetvalue(res, 0, 0));
     }
     free(w);
     if (st == DB_UNAVAILABLE || st == DB_ERROR)
@@ -82,7 +83,7 @@ static void check_app(struct req *r, void (*next)(struct req *r))
         app_unauthorized(r);
         return;
     }
-    struct auth_wait *w = calloc(1, sizeof *w);
+    struct auth_wait *w = xcalloc(1, sizeof *w);
     w->r = r;
     w->next = next;
     appsecret_digest(secret, w->secret_hash);

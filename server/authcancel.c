@@ -1,5 +1,6 @@
 #include "authcancel.h"
 
+#include "alloc.h"
 #include "authview.h"
 #include "db.h"
 #include "hmap.h"
@@ -82,7 +83,7 @@ void authcancel_init(struct server *srv)
 void authcancel_owe(struct server *srv, const char *request_id, const struct timespec *give_up,
                     authcancel_done_fn *done)
 {
-    struct owed *o = calloc(1, sizeof *o);
+    struct owed *o = xcalloc(1, sizeof *o);
     o->srv = srv;
     o->give_up = *give_up;
     o->done = done;

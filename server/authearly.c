@@ -1,5 +1,6 @@
 #include "authearly.h"
 
+#include "alloc.h"
 #include "hmap.h"
 
 #include <stdlib.h>
@@ -28,7 +29,7 @@ static long long now_ms(void)
 
 struct authearly *authearly_new(void)
 {
-    struct authearly *e = calloc(1, sizeof *e);
+    struct authearly *e = xcalloc(1, sizeof *e);
     e->by_id = hmap_new();
     TAILQ_INIT(&e->order);
     return e;
@@ -66,7 +67,7 @@ void authearly_free(struct authearly *e)
 void authearly_note(struct authearly *e, const char *id)
 {
     size_t len = strlen(id);
-    struct noted *n = malloc(sizeof *n + len + 1);
+    struct noted *n = xmalloc(sizeof *n + len + 1);
     memcpy(n->id, id, len + 1);
     n->at_ms = now_ms();
     TAILQ_INSERT_TAIL(&e->order, n, link);

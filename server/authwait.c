@@ -1,5 +1,6 @@
 #include "authwait.h"
 
+#include "alloc.h"
 #include "authcancel.h"
 #include "authearly.h"
 #include "authview.h"
@@ -92,7 +93,7 @@ void authwait_hold(struct req *r, const char *request_id, long wait_ms)
 {
     /* registered before reading: no decision slips between */
     struct hold *h = hold_new(r, &waiter_kind, request_id, wait_ms);
-    waiter_of(h)->app = r->caller == CALLER_APP ? strdup(r->app_id) : NULL;
+    waiter_of(h)->app = r->caller == CALLER_APP ? xstrdup(r->app_id) : NULL;
     hold_read(h);
 }
 

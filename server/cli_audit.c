@@ -1,6 +1,7 @@
 /* pushgated audit verify: walks the sealed blocks (sql/007_audit.sql)
  * in order and recomputes every hash in C -- not with the database's own
  * functions, which whoever tampered with the rows could have replaced too. */
+#include "alloc.h"
 #include "audit.h"
 #include "cli.h"
 
@@ -63,7 +64,7 @@ static int block_hash(PGconn *pg, long long from, long long to, long long *count
         return -1;
     *count = PQntuples(r);
     size_t len = (w->have_head ? 32 : 0) + 32 * (size_t)*count;
-    unsigned char *buf = malloc(len + 1);
+    unsigned char *buf = xmalloc(len + 1);
     if (w->have_head)
         memcpy(buf, w->head, 32);
     for (int i = 0; i < PQntuples(r); i++)

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "alloc.h"
 #include "log.h"
 
 #include <errno.h>
@@ -175,7 +176,7 @@ static int parse_listen(struct config *c, const char *s)
     }
     if (parse_int(colon + 1, 0, 65535, &c->listen_port) < 0)
         return -1;
-    c->listen_host = strndup(h, hlen);
+    c->listen_host = xstrndup(h, hlen);
     return c->listen_host ? 0 : STORE_FAILED;
 }
 
@@ -231,7 +232,7 @@ static int store_string(void *field, size_t size, const char *s)
 {
     if (size != sizeof(char *))
         return STORE_FAILED;
-    return (*(char **)field = strdup(s)) ? 0 : STORE_FAILED;
+    return (*(char **)field = xstrdup(s)) ? 0 : STORE_FAILED;
 }
 
 /* Parses s (non-empty) into v's field; -1 when it is not a valid value. */

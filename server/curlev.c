@@ -1,5 +1,6 @@
 #include "curlev.h"
 
+#include "alloc.h"
 #include "log.h"
 
 #include <event2/event.h>
@@ -129,8 +130,8 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
                  ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
     if (!sk) {
-        sk = calloc(1, sizeof *sk);
-        if (!sk || !(sk->ev = event_new(c->base, s, kind, on_socket_event, c))) {
+        sk = xcalloc(1, sizeof *sk);
+        if (!(sk->ev = event_new(c->base, s, kind, on_socket_event, c))) {
             free(sk);
             return -1;
         }
@@ -147,11 +148,7 @@ struct curlev *curlev_new(struct event_base *base)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return NULL;
-    struct curlev *c = calloc(1, sizeof *c);
-    if (!c) {
-        curl_global_cleanup();
-        return NULL;
-    }
+    struct curlev *c = xcalloc(1, sizeof *c);
     c->base = base;
     TAILQ_INIT(&c->xfers);
     LIST_INIT(&c->socks);
@@ -192,9 +189,7 @@ void curlev_free(struct curlev *c)
 
 int curlev_add(struct curlev *c, CURL *easy, curlev_done_fn done, void *arg)
 {
-    struct xfer *x = calloc(1, sizeof *x);
-    if (!x)
-        return -1;
+    struct xfer *x = xcalloc(1, sizeof *x);
     x->easy = easy;
     x->done = done;
     x->arg = arg;

@@ -1,5 +1,6 @@
 #include "db.h"
 
+#include "alloc.h"
 #include "dbbatch.h"
 #include "log.h"
 
@@ -255,11 +256,11 @@ static void on_init_done(void *arg, enum db_status st, PGresult *res)
 /* The session's init statement goes first, ahead of anything queued. */
 static void conn_send_init(struct db_conn *c)
 {
-    struct db_query *q = calloc(1, sizeof *q);
+    struct db_query *q = xcalloc(1, sizeof *q);
     q->sql = c->pool->init_sql;
     q->cb = on_init_done;
     q->arg = c->pool;
-    q->params = calloc(1, sizeof(char *));
+    q->params = xcalloc(1, sizeof(char *));
     clock_gettime(CLOCK_MONOTONIC, &q->queued);
     conn_send(c, q);
 }
@@ -383,10 +384,10 @@ static void on_replanned(void *arg, enum db_status st, PGresult *res)
 /* Drops the connection's cached plans before its next statement. */
 static void conn_replan(struct db_conn *c)
 {
-    struct db_query *q = calloc(1, sizeof *q);
+    struct db_query *q = xcalloc(1, sizeof *q);
     q->sql = "DISCARD PLANS";
     q->cb = on_replanned;
-    q->params = calloc(1, sizeof(char *));
+    q->params = xcalloc(1, sizeof(char *));
     clock_gettime(CLOCK_MONOTONIC, &q->queued);
     clock_gettime(CLOCK_MONOTONIC, &c->planned);
     c->replan_ms = c->replan_ms * 2 < REPLAN_MS ? c->replan_ms * 2 : REPLAN_MS;
@@ -422,10 +423,10 @@ static void batch_done(void *arg, enum db_status st, PGresult *res)
 /* Parameter k of the batch: the array of every item's k-th parameter. */
 static struct db_query *batch_query(struct batch_run *run)
 {
-    struct db_query *first = run->items[0], *q = calloc(1, sizeof *q);
+    struct db_query *first = run->items[0], *q = xcalloc(1, sizeof *q);
     q->sql = first->batch->sql;
     q->nparams = first->nparams;
-    q->params = calloc((size_t)q->nparams, sizeof(char *));
+    q->params = xcalloc((size_t)q->nparams, sizeof(char *));
     const char *vals[DB_BATCH_MAX];
     for (int k = 0; k < q->nparams; k++) {
         for (int i = 0; i < run->n; i++)
@@ -447,7 +448,7 @@ static struct db_query *batch_take(struct db *db, struct db_query *first)
     int max = b && b->max < db->batch_max ? b->max : db->batch_max;
     if (!b || first->alone || max < 2 || !TAILQ_FIRST(&db->queue))
         return first;
-    struct batch_run *run = calloc(1, sizeof *run);
+    struct batch_run *run = xcalloc(1, sizeof *run);
     run->db = db;
     run->items[run->n++] = first;
     struct db_query *q = TAILQ_FIRST(&db->queue), *next;
@@ -592,12 +593,12 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 
 struct db *db_new(struct event_base *base, const char *conninfo, int size)
 {
-    struct db *db = calloc(1, sizeof *db);
+    struct db *db = xcalloc(1, sizeof *db);
     db->base = base;
-    db->conninfo = strdup(conninfo);
+    db->conninfo = xstrdup(conninfo);
     db->size = size;
     db->batch_max = DB_BATCH_MAX;
-    db->conns = calloc((size_t)size, sizeof *db->conns);
+    db->conns = xcalloc((size_t)size, sizeof *db->conns);
     TAILQ_INIT(&db->queue);
     TAILQ_INIT(&db->done);
     db->defer = event_new(base, -1, 0, on_defer, db);
@@ -650,16 +651,14 @@ void db_free(struct db *db)
 static struct db_query *query_new(const char *sql, int nparams, const char *const *params, db_cb cb,
                                   void *arg)
 {
-    struct db_query *q = calloc(1, sizeof *q);
-    if (!q)
-        return NULL;
+    struct db_query *q = xcalloc(1, sizeof *q);
     q->sql = sql;
     q->cb = cb;
     q->arg = arg;
     q->nparams = nparams;
-    q->params = calloc((size_t)(nparams > 0 ? nparams : 1), sizeof(char *));
+    q->params = xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof(char *));
     for (int i = 0; i < nparams; i++)
-        q->params[i] = params[i] ? strdup(params[i]) : NULL;
+        q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
     clock_gettime(CLOCK_MONOTONIC, &q->queued);
     return q;
 }

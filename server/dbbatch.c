@@ -1,5 +1,7 @@
 #include "dbbatch.h"
 
+#include "alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,9 +13,7 @@ char *dbbatch_array(const char *const *vals, int n)
         for (const char *p = vals[i]; p && *p; p++)
             len += (*p == '"' || *p == '\\') ? 2 : 1;
     }
-    char *out = malloc(len), *o = out;
-    if (!out)
-        return NULL;
+    char *out = xmalloc(len), *o = out;
     *o++ = '{';
     for (int i = 0; i < n; i++) {
         if (i)

@@ -1,5 +1,6 @@
 #include "dbshared.h"
 
+#include "alloc.h"
 #include "server.h"
 
 #include <stdlib.h>
@@ -49,11 +50,7 @@ void dbshared_read(struct dbshared *s, struct req *r, int keep_s, dbshared_cb cb
         cb(r, DB_OK, s->kept);
         return;
     }
-    struct dbshared_waiter *w = malloc(sizeof *w);
-    if (!w) {
-        cb(r, DB_UNAVAILABLE, NULL);
-        return;
-    }
+    struct dbshared_waiter *w = xmalloc(sizeof *w);
     *w = (struct dbshared_waiter){r, cb, s->waiting};
     s->waiting = w;
     if (s->reading)

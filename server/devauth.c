@@ -1,5 +1,6 @@
 #include "devauth.h"
 
+#include "alloc.h"
 #include "db.h"
 #include "dbbatch.h"
 #include "hmap.h"
@@ -38,7 +39,7 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
 
 struct devauth *devauth_new(struct server *srv)
 {
-    struct devauth *d = calloc(1, sizeof *d);
+    struct devauth *d = xcalloc(1, sizeof *d);
     d->srv = srv;
     d->keys = hmap_new();
     d->purge = event_new(srv->base, -1, EV_PERSIST, on_purge, d);
@@ -146,8 +147,8 @@ static void check_end(struct check *c, bool ok)
     struct req *r = c->r;
     void (*next)(struct req *) = c->next;
     if (ok) {
-        r->device_id = strdup(c->kid);
-        r->device_jti = c->handler_claims ? strdup(c->jti) : NULL;
+        r->device_id = xstrdup(c->kid);
+        r->device_jti = c->handler_claims ? xstrdup(c->jti) : NULL;
     }
     check_free(c);
     if (ok)
@@ -214,7 +215,7 @@ static void check(struct req *r, void (*next)(struct req *r), bool handler_claim
     json_decref(hdr);
     if (!valid)
         return devauth_unauthorized(r);
-    struct check *c = calloc(1, sizeof *c);
+    struct check *c = xcalloc(1, sizeof *c);
     c->r = r;
     c->next = next;
     c->handler_claims = handler_claims;
@@ -222,7 +223,7 @@ static void check(struct req *r, void (*next)(struct req *r), bool handler_claim
     EVP_PKEY *key = devauth_key(r->srv, id);
     if (key)
         return proof_ok(r, key, h + 7, c->jti) ? claim(c) : check_end(c, false);
-    c->jws = strdup(h + 7);
+    c->jws = xstrdup(h + 7);
     const char *p[] = {c->kid};
     db_query(r->srv->db, "SELECT public_jwk, status FROM devices WHERE id = $1", 1, p,
              on_device_row, c);

@@ -1,5 +1,6 @@
 #include "devknown.h"
 
+#include "alloc.h"
 #include "hmap.h"
 
 #include <stdio.h>
@@ -30,7 +31,7 @@ static time_t mono_s(void)
 
 struct devknown *devknown_new(void)
 {
-    struct devknown *k = calloc(1, sizeof *k);
+    struct devknown *k = xcalloc(1, sizeof *k);
     k->map = hmap_new();
     return k;
 }
@@ -76,7 +77,7 @@ void devknown_set(struct devknown *k, const char *device, const char *const *ids
             return;
     if (hmap_count(k->map) >= KNOWN_CAP)
         devknown_forget_all(k);
-    struct known *e = calloc(1, sizeof *e);
+    struct known *e = xcalloc(1, sizeof *e);
     e->read_at = mono_s();
     e->n = n;
     for (int i = 0; i < n; i++)

@@ -1,6 +1,7 @@
 /* The registration link, as used by an authenticator or a browser
  * (api.md 4): GET/HEAD /r/{token} and POST /r/{token}. The token is a
  * credential: it is hashed at once and never logged. */
+#include "alloc.h"
 #include "aead.h"
 #include "db.h"
 #include "h_link.h"
@@ -73,7 +74,7 @@ void h_link_get(struct req *r)
         return link_unusable(r, "not_found", html);
     char hash[65];
     token_sha256_hex(r->params[0], hash);
-    struct link_get *g = calloc(1, sizeof *g);
+    struct link_get *g = xcalloc(1, sizeof *g);
     g->r = r;
     g->html = html;
     /* only a JSON GET marks the registration retrieved; HEAD and pages never do */
@@ -113,7 +114,7 @@ static char *check_proof(const char *proof, EVP_PKEY *key)
     if (jws_verify_es256(proof, key, "pushgate-registration+jwt", NULL, &payload) == 0 &&
         json_unpack(payload, "{s:s, s:I}", "registrationId", &reg_id, "iat", &iat) == 0 &&
         llabs((long long)(time(NULL) - iat)) <= PROOF_MAX_SKEW)
-        out = strdup(reg_id);
+        out = xstrdup(reg_id);
     json_decref(payload);
     return out;
 }
@@ -295,7 +296,7 @@ void h_link_bind(struct req *r)
         return http_bad_request(r, "deviceName must be 1-64 characters");
     if (!token_ok(r->params[0]))
         return link_unusable(r, "not_found", false);
-    struct bind *b = calloc(1, sizeof *b);
+    struct bind *b = xcalloc(1, sizeof *b);
     b->r = r;
     b->name = name;
     b->key_jwk = jwk;

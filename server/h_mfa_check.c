@@ -2,6 +2,7 @@
  * /verify, /disable and /backup-codes. Each ends in ONE SQL statement (mfa_enable or
  * mfa_check in sql/005_mfa.sql) that checks the lock, consumes the candidate, counts a
  * failure or acts, atomically across sessions and instances. */
+#include "alloc.h"
 #include "db.h"
 #include "h_mfa_check.h"
 #include "mfa.h"
@@ -246,8 +247,7 @@ void h_mfa_disable(struct req *r)
         if (!app || !valid_id(app))
             return http_bad_request(r, "an admin names the application: ?applicationId=...");
         free(r->app_id);
-        if (!(r->app_id = strdup(app)))
-            return http_problem(r, 500, "internal", "out of memory");
+        r->app_id = xstrdup(app);
     } else if (!code) {
         return http_bad_request(r, "code is required");
     }

@@ -1,5 +1,6 @@
 /* POST /users/{username}/mfa/setup and /challenge (api.md 8): the endpoints that issue
  * a TOTP secret or send an email/SMS code. */
+#include "alloc.h"
 #include "aead.h"
 #include "base32.h"
 #include "db.h"
@@ -56,7 +57,7 @@ static void setup_totp(struct mfa_op *op)
     struct req *r = op->r;
     unsigned char seed[MFA_SEED_LEN], *sealed = NULL;
     size_t n = 0;
-    struct totp_setup *t = calloc(1, sizeof *t);
+    struct totp_setup *t = xcalloc(1, sizeof *t);
     char *aad = mfa_seed_aad(r->app_id, r->params[0]), *hex = NULL;
     int ok = t && aad && RAND_bytes(seed, sizeof seed) == 1 &&
              aead_seal(r->srv->master_key, seed, sizeof seed, aad, &sealed, &n) == 0 &&
@@ -119,7 +120,7 @@ static void on_code_setup(void *arg, enum db_status st, PGresult *res)
                            atoi(PQgetvalue(res, 0, 2)));
         return mfa_op_free(op);
     }
-    op->expires_at = strdup(PQgetvalue(res, 0, 1));
+    op->expires_at = xstrdup(PQgetvalue(res, 0, 1));
     deliver(op, op->want_channel);
 }
 
@@ -146,9 +147,7 @@ static void setup_email_known(struct mfa_op *op)
 {
     if (!op->email || !mail_address_ok(op->email))
         return mfa_fail(op, 400, "invalid_request", "email is required: the user has no address");
-    op->send_to = strdup(op->email);
-    if (!op->send_to)
-        return mfa_fail(op, 500, "internal", "out of memory");
+    op->send_to = xstrdup(op->email);
     setup_code(op);
 }
 
@@ -194,8 +193,7 @@ void h_mfa_setup(struct req *r)
         return setup_totp(op);
     if (!email && !phone)
         return mfa_load(op, setup_email_known);
-    if (!(op->send_to = strdup(email ? email : phone)))
-        return mfa_fail(op, 500, "internal", "out of memory");
+    op->send_to = xstrdup(email ? email : phone);
     setup_code(op);
 }
 
@@ -223,8 +221,8 @@ static void on_challenge(void *arg, enum db_status st, PGresult *res)
         http_problem_retry(op->r, 503, "unavailable", "the factor changed meanwhile; try again", 1);
         return mfa_op_free(op);
     }
-    op->masked = strdup(PQgetvalue(res, 0, 1));
-    op->expires_at = strdup(PQgetvalue(res, 0, 2));
+    op->masked = xstrdup(PQgetvalue(res, 0, 1));
+    op->expires_at = xstrdup(PQgetvalue(res, 0, 2));
     deliver(op, op->channel);
 }
 
@@ -238,7 +236,7 @@ static void challenge_loaded(struct mfa_op *op)
     if (strcmp(op->channel, "totp") == 0)
         return mfa_reply(op, 200, json_pack("{s:s}", "channel", "totp"));
     char *mail = NULL, *mac = NULL;
-    op->send_to = op->destination ? strdup(op->destination) : NULL;
+    op->send_to = op->destination ? xstrdup(op->destination) : NULL;
     if (!op->send_to || mfa_new_code(op, "verify", op->channel, &mail) < 0 ||
         !(mac = mfa_hex(op->mac, sizeof op->mac))) {
         free(mail);

@@ -1,4 +1,5 @@
 /* Operations endpoints (api.md 9). */
+#include "alloc.h"
 #include "db.h"
 #include "dbshared.h"
 #include "h_ops.h"
@@ -116,7 +117,7 @@ static void on_scrape(struct req *r, enum db_status st, const PGresult *res)
     if (st == DB_OK)
         emit_db(b, res);
     size_t len = evbuffer_get_length(b);
-    char *text = malloc(len + 1);
+    char *text = xmalloc(len + 1);
     evbuffer_remove(b, text, len);
     evbuffer_free(b);
     http_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);

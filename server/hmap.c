@@ -1,5 +1,7 @@
 #include "hmap.h"
 
+#include "alloc.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +28,9 @@ static uint64_t fnv1a(const char *s)
 
 struct hmap *hmap_new(void)
 {
-    struct hmap *m = calloc(1, sizeof *m);
+    struct hmap *m = xcalloc(1, sizeof *m);
     m->nbuckets = 64;
-    m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
+    m->buckets = xcalloc(m->nbuckets, sizeof *m->buckets);
     return m;
 }
 
@@ -48,7 +50,7 @@ void hmap_free(struct hmap *m)
 static void grow(struct hmap *m)
 {
     size_t n = m->nbuckets * 2;
-    struct entry **b = calloc(n, sizeof *b);
+    struct entry **b = xcalloc(n, sizeof *b);
     for (size_t i = 0; i < m->nbuckets; i++)
         for (struct entry *e = m->buckets[i], *next; e; e = next) {
             next = e->next;
@@ -65,7 +67,7 @@ void hmap_add(struct hmap *m, const char *key, void *value)
     if (m->count >= m->nbuckets)
         grow(m);
     size_t klen = strlen(key);
-    struct entry *e = malloc(sizeof *e + klen + 1);
+    struct entry *e = xmalloc(sizeof *e + klen + 1);
     memcpy(e->key, key, klen + 1);
     e->value = value;
     e->hash = fnv1a(key);
@@ -108,7 +110,7 @@ void **hmap_take(struct hmap *m, const char *key, size_t *n)
             p = &e->next;
             continue;
         }
-        out = realloc(out, (*n + 1) * sizeof *out);
+        out = xrealloc(out, (*n + 1) * sizeof *out);
         out[(*n)++] = e->value;
         *p = e->next;
         free(e);
@@ -131,7 +133,7 @@ size_t hmap_count(const struct hmap *m)
 
 void **hmap_values(struct hmap *m, size_t *n)
 {
-    void **out = calloc(m->count + 1, sizeof *out);
+    void **out = xcalloc(m->count + 1, sizeof *out);
     *n = 0;
     for (size_t i = 0; i < m->nbuckets; i++)
         for (struct entry *e = m->buckets[i]; e; e = e->next)

@@ -1,5 +1,6 @@
 #include "hold.h"
 
+#include "alloc.h"
 #include "db.h"
 #include "hmap.h"
 #include "log.h"
@@ -61,7 +62,7 @@ static void hold_set_state(struct hold *h, enum hold_state to)
 
 void hold_init(struct server *srv)
 {
-    srv->holds = calloc(1, sizeof(struct hold_list));
+    srv->holds = xcalloc(1, sizeof(struct hold_list));
     TAILQ_INIT((struct hold_list *)srv->holds);
     srv->waiters = hmap_new();
     srv->polls = hmap_new();
@@ -118,7 +119,7 @@ static void drain(struct hold *h)
 
 struct hold *hold_new(struct req *r, const struct hold_kind *k, const char *key, long deadline_ms)
 {
-    struct hold *h = calloc(1, sizeof *h + k->data_size);
+    struct hold *h = xcalloc(1, sizeof *h + k->data_size);
     h->kind = k;
     h->r = r;
     snprintf(h->key, sizeof h->key, "%s", key);

@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include "alloc.h"
 #include "db.h"
 #include "httpdate.h"
 #include "listenguard.h"
@@ -142,7 +143,7 @@ void http_shed_input(struct req *r)
     char *conn = NULL;
     const char *c = evhttp_find_header(in, "Connection");
     if (c)
-        conn = strdup(c);
+        conn = xstrdup(c);
     evhttp_clear_headers(in);
     if (conn)
         evhttp_add_header(in, "Connection", conn);
@@ -308,7 +309,7 @@ static void route_not_found(struct req *r, unsigned allow)
 
 static void on_request(struct evhttp_request *ev, void *arg)
 {
-    struct req *r = calloc(1, sizeof *r);
+    struct req *r = xcalloc(1, sizeof *r);
     r->srv = arg;
     r->srv->inflight++;
     clock_gettime(CLOCK_MONOTONIC, &r->received);
@@ -407,7 +408,7 @@ int http_start(struct server *srv, const struct http_routing *wiring)
              strchr(c->listen_host, ':') ? "]" : "", port);
     free(srv->public_url);
     if (c->public_url_set)
-        srv->public_url = strdup(c->public_url);
+        srv->public_url = xstrdup(c->public_url);
     else if (asprintf(&srv->public_url, "http://%s", addr) < 0)
         return -1;
     log_kv(LOG_INFO, "listening", "addr", addr, "public_url", srv->public_url, NULL);

@@ -1,5 +1,6 @@
 #include "listenguard.h"
 
+#include "alloc.h"
 #include "log.h"
 
 #include <errno.h>
@@ -80,9 +81,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 
 struct listenguard *listenguard_new(struct event_base *base, struct evconnlistener *lev)
 {
-    struct listenguard *g = calloc(1, sizeof *g);
-    if (!g)
-        return NULL;
+    struct listenguard *g = xcalloc(1, sizeof *g);
     g->lev = lev;
     g->retry = evtimer_new(base, on_retry, g);
     if (!g->retry) {

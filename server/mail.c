@@ -1,5 +1,6 @@
 #include "mail.h"
 
+#include "alloc.h"
 #include "b64url.h"
 #include "token.h"
 
@@ -18,7 +19,7 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         b->cap = (b->len + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
+        b->p = xrealloc(b->p, b->cap);
     }
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -77,7 +78,7 @@ static void sb_subject(struct sbuf *b, const char *subject)
         return;
     }
     size_t n = strlen(subject);
-    unsigned char *enc = malloc(4 * ((n + 2) / 3) + 1);
+    unsigned char *enc = xmalloc(4 * ((n + 2) / 3) + 1);
     EVP_EncodeBlock(enc, (const unsigned char *)subject, (int)n);
     sb_str(b, "Subject: =?UTF-8?B?");
     sb_str(b, (const char *)enc);

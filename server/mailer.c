@@ -2,6 +2,7 @@
  * with a lease, open each sealed message, hand it to SMTP (curlev) or write
  * it as a .eml file, then record the outcome with one UPDATE. */
 #include "mailer.h"
+#include "alloc.h"
 #include "valid.h"
 #include "mail.h"
 
@@ -300,16 +301,14 @@ static int job_open(struct job *j, const char *hex)
 
 static void job_start(struct mailer *m, PGresult *res, int row)
 {
-    struct job *j = calloc(1, sizeof *j);
-    if (!j)
-        return; /* the lease runs out; a later tick retries */
+    struct job *j = xcalloc(1, sizeof *j);
     j->m = m;
     TAILQ_INSERT_TAIL(&m->jobs, j, link);
     m->njobs++;
     snprintf(j->id, sizeof j->id, "%s", PQgetvalue(res, row, 0));
     snprintf(j->kind, sizeof j->kind, "%s", PQgetvalue(res, row, 3));
     j->attempts = atoi(PQgetvalue(res, row, 5));
-    j->rcpt = strdup(PQgetvalue(res, row, 1));
+    j->rcpt = xstrdup(PQgetvalue(res, row, 1));
     log_kv(LOG_DEBUG, "mail attempt", "outbox_id", j->id, "kind", j->kind, "recipient", j->rcpt,
            NULL);
     if (PQgetisnull(res, row, 2))
@@ -369,9 +368,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 struct mailer *mailer_new(struct server *srv)
 {
-    struct mailer *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
+    struct mailer *m = xcalloc(1, sizeof *m);
     m->srv = srv;
     TAILQ_INIT(&m->jobs);
     m->retry_base_ms = srv->cfg->mail_retry_base_ms;

@@ -1,5 +1,6 @@
 /* pushgated: subcommand dispatch. Configuration comes from PUSHGATE_*
  * (api.md section 10) and is checked before anything else runs. */
+#include "alloc.h"
 #include "audit.h"
 #include "cli.h"
 #include "config.h"
@@ -20,6 +21,7 @@ static int usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    alloc_install();          /* before jansson or libevent allocate anything */
     signal(SIGPIPE, SIG_IGN); /* a peer that hangs up must not kill the server */
     const char *cmd = argc > 1 ? argv[1] : "serve";
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))

@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include "alloc.h"
 #include "hmap.h"
 
 #include <event2/buffer.h>
@@ -51,7 +52,7 @@ void metrics_request(const char *route, int status)
         requests = hmap_new();
     struct counter *c = hmap_get(requests, key);
     if (!c) {
-        c = calloc(1, sizeof *c);
+        c = xcalloc(1, sizeof *c);
         snprintf(c->route, sizeof c->route, "%s", route);
         c->status = status;
         hmap_add(requests, key, c);

@@ -1,6 +1,7 @@
 /* Shared machinery of the one-time-code handlers (see mfa.h). */
 #include "mfa.h"
 
+#include "alloc.h"
 #include "aead.h"
 #include "db.h"
 #include "mail.h"
@@ -19,16 +20,12 @@
 
 struct mfa_op *mfa_op_new(struct req *r, enum mfa_action action, const char *code)
 {
-    struct mfa_op *op = calloc(1, sizeof *op);
-    if (!op)
-        return NULL;
+    struct mfa_op *op = xcalloc(1, sizeof *op);
     op->r = r;
     op->action = action;
     op->step = -1;
-    if (code && !(op->code = strdup(code))) {
-        free(op);
-        return NULL;
-    }
+    if (code)
+        op->code = xstrdup(code);
     return op;
 }
 
@@ -60,7 +57,7 @@ unsigned char *mfa_bytea(const PGresult *res, int row, int col, size_t *n)
     if (PQgetisnull(res, row, col))
         return NULL;
     unsigned char *tmp = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col), n);
-    unsigned char *out = tmp ? malloc(*n ? *n : 1) : NULL;
+    unsigned char *out = tmp ? xmalloc(*n ? *n : 1) : NULL;
     if (out)
         memcpy(out, tmp, *n);
     PQfreemem(tmp);
@@ -69,7 +66,7 @@ unsigned char *mfa_bytea(const PGresult *res, int row, int col, size_t *n)
 
 static char *text_or_null(const PGresult *res, int col)
 {
-    return PQgetisnull(res, 0, col) ? NULL : strdup(PQgetvalue(res, 0, col));
+    return PQgetisnull(res, 0, col) ? NULL : xstrdup(PQgetvalue(res, 0, col));
 }
 
 /* mfa_state() columns: user_id, email, enabled, channel, destination, totp_sealed,
@@ -120,9 +117,7 @@ static void on_state(void *arg, enum db_status st, PGresult *res)
 
 void mfa_load(struct mfa_op *op, mfa_next_fn next)
 {
-    struct load_ctx *lc = malloc(sizeof *lc);
-    if (!lc)
-        return mfa_fail(op, 500, "internal", "out of memory");
+    struct load_ctx *lc = xmalloc(sizeof *lc);
     *lc = (struct load_ctx){op, next};
     const char *p[] = {op->r->app_id, op->r->params[0]};
     db_query(op->r->srv->db, "SELECT * FROM mfa_state($1, $2)", 2, p, on_state, lc);
@@ -201,9 +196,7 @@ void mfa_hash(struct mfa_op *op, mfa_next_fn next)
 {
     if (!op->want_hash && !op->want_codes)
         return next(op);
-    struct hash_ctx *hc = malloc(sizeof *hc);
-    if (!hc)
-        return mfa_fail(op, 500, "internal", "out of memory");
+    struct hash_ctx *hc = xmalloc(sizeof *hc);
     *hc = (struct hash_ctx){op, next};
     if (mfa_offload(op->r->srv->base, hash_work, hash_done, hc) < 0) {
         free(hc);
@@ -220,9 +213,7 @@ char *mfa_hashes_param(const struct mfa_op *op)
 {
     static const char hex[] = "0123456789abcdef";
     size_t per = 2 * OTP_BACKUP_HASH_LEN + 1;
-    char *out = malloc(per * MFA_BACKUP_CODES + 1), *o = out;
-    if (!out)
-        return NULL;
+    char *out = xmalloc(per * MFA_BACKUP_CODES + 1), *o = out;
     for (int i = 0; i < MFA_BACKUP_CODES; i++) {
         for (int k = 0; k < OTP_BACKUP_HASH_LEN; k++) {
             *o++ = hex[op->hashes[i][k] >> 4];

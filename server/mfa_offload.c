@@ -1,5 +1,7 @@
 #include "mfa_offload.h"
 
+#include "alloc.h"
+
 #include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -82,9 +84,7 @@ static void start_waiting(void)
 
 int mfa_offload(struct event_base *base, void (*work)(void *), void (*done)(void *, int), void *arg)
 {
-    struct job *j = calloc(1, sizeof *j);
-    if (!j)
-        return -1;
+    struct job *j = xcalloc(1, sizeof *j);
     *j = (struct job){.work = work, .done = done, .arg = arg, .fds = {-1, -1}};
     if (pipe2(j->fds, O_CLOEXEC | O_NONBLOCK) < 0) {
         free(j);

@@ -1,6 +1,7 @@
 /* Email and SMS codes: a fresh code, its stored HMAC, the sealed outbox message and
  * the SMS through the gateway (see mfa.h). The code itself is only ever in op->otp, the
  * sealed message and the SMS text, all cleansed after use. */
+#include "alloc.h"
 #include "mailer.h"
 #include "mfa.h"
 #include "mfa_util.h"
@@ -70,9 +71,7 @@ static void on_sms(void *arg, int ok)
 
 int mfa_send_sms(struct mfa_op *op, void (*done)(struct mfa_op *op, int ok))
 {
-    struct sms_ctx *sc = malloc(sizeof *sc);
-    if (!sc)
-        return -1;
+    struct sms_ctx *sc = xmalloc(sizeof *sc);
     *sc = (struct sms_ctx){op, done};
     char text[MFA_SMS_TEXT_MAX];
     /* a long application name is shortened, never the code (mfa_util.h) */

@@ -1,5 +1,6 @@
 #include "mfa_util.h"
 
+#include "alloc.h"
 #include "otp.h"
 #include "token.h"
 
@@ -15,9 +16,7 @@
 char *mfa_pct_encode(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    char *out = malloc(3 * strlen(s) + 1), *o = out;
-    if (!out)
-        return NULL;
+    char *out = xmalloc(3 * strlen(s) + 1), *o = out;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
             strchr("-._~", *p)) {
@@ -37,7 +36,7 @@ char *mfa_otpauth_uri(const char *issuer, const char *account, const char *secre
     char *iss = mfa_pct_encode(issuer), *acc = mfa_pct_encode(account), *uri = NULL;
     if (iss && acc) {
         size_t n = 2 * strlen(iss) + strlen(acc) + strlen(secret) + 128;
-        uri = malloc(n);
+        uri = xmalloc(n);
         if (uri)
             snprintf(uri, n,
                      "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6"
@@ -103,7 +102,7 @@ int mfa_code_mac(const unsigned char master[32], const char *purpose, const char
         return -1;
     /* NUL separators: none of the parts can contain one, so the encoding is injective. */
     size_t n = strlen(purpose) + strlen(app_id) + strlen(username) + strlen(code) + 4;
-    char *msg = malloc(n), *p = msg;
+    char *msg = xmalloc(n), *p = msg;
     int rc = -1;
     if (msg) {
         const char *parts[] = {purpose, app_id, username, code};
@@ -124,7 +123,7 @@ int mfa_code_mac(const unsigned char master[32], const char *purpose, const char
 char *mfa_seed_aad(const char *app_id, const char *username)
 {
     size_t n = strlen(app_id) + strlen(username) + 7;
-    char *aad = malloc(n);
+    char *aad = xmalloc(n);
     if (aad)
         snprintf(aad, n, "totp:%s:%s", app_id, username);
     return aad;

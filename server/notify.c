@@ -1,5 +1,6 @@
 #include "notify.h"
 
+#include "alloc.h"
 #include "authwait.h"
 #include "db.h"
 #include "devpoll.h"
@@ -80,7 +81,7 @@ static void on_beat(evutil_socket_t fd, short what, void *arg)
 
 struct notify *notify_new(struct server *srv)
 {
-    struct notify *n = calloc(1, sizeof *n);
+    struct notify *n = xcalloc(1, sizeof *n);
     n->srv = srv;
     n->listen = db_new(srv->base, srv->cfg->database_url, 1);
     db_set_session(n->listen, "LISTEN pushgate", on_listening, on_payload, n);

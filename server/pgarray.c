@@ -1,5 +1,7 @@
 #include "pgarray.h"
 
+#include "alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,9 +18,7 @@ void pgarray_free(struct pgarray *a)
 static char *parse_quoted(const char **p)
 {
     const char *s = *p + 1;
-    char *buf = malloc(strlen(s) + 1), *o = buf;
-    if (!buf)
-        return NULL;
+    char *buf = xmalloc(strlen(s) + 1), *o = buf;
     while (*s && *s != '"') {
         if (*s == '\\' && s[1])
             s++;
@@ -40,7 +40,7 @@ static char *parse_bare(const char **p)
     if (len == 0 || strcspn(*p, "{\"\\ \t\n") < len ||
         (len == 4 && strncasecmp(*p, "NULL", 4) == 0))
         return NULL;
-    char *item = strndup(*p, len);
+    char *item = xstrndup(*p, len);
     *p += len;
     return item;
 }
@@ -49,9 +49,7 @@ static int push(struct pgarray *a, size_t *cap, char *item)
 {
     if (a->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 4;
-        char **grown = realloc(a->items, ncap * sizeof *grown);
-        if (!grown)
-            return -1;
+        char **grown = xrealloc(a->items, ncap * sizeof *grown);
         a->items = grown;
         *cap = ncap;
     }

@@ -1,5 +1,7 @@
 #include "qrsvg.h"
 
+#include "alloc.h"
+
 #include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,7 @@ char *qrsvg_render(const char *text)
     int w = qr->width, dim = w + 2 * QUIET;
     /* worst case: every module a "M x y h1v1h-1z" of ~24 bytes */
     size_t cap = (size_t)w * (size_t)w * 24 + 512;
-    char *out = malloc(cap);
+    char *out = xmalloc(cap);
     size_t len =
         (size_t)snprintf(out, cap,
                          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "

@@ -1,5 +1,7 @@
 #include "router.h"
 
+#include "alloc.h"
+
 #include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@ static size_t next_segment(const char **p)
 
 static char *decode_capture(const char *seg, size_t len)
 {
-    char *raw = strndup(seg, len);
+    char *raw = xstrndup(seg, len);
     size_t outlen = 0;
     char *dec = evhttp_uridecode(raw, 0, &outlen);
     free(raw);

@@ -1,5 +1,6 @@
 #include "signer.h"
 
+#include "alloc.h"
 #include "aead.h"
 #include "jwk.h"
 #include "jws.h"
@@ -150,9 +151,9 @@ struct signer *signer_open(const PGresult *r, const unsigned char master[32])
                "kid", kid, NULL);
         return NULL;
     }
-    struct signer *s = calloc(1, sizeof *s);
+    struct signer *s = xcalloc(1, sizeof *s);
     s->key = key;
-    s->kid = strdup(kid);
+    s->kid = xstrdup(kid);
     return s;
 }
 

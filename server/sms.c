@@ -1,5 +1,6 @@
 #include "sms.h"
 
+#include "alloc.h"
 #include "curlev.h"
 #include "log.h"
 #include "server.h"
@@ -76,9 +77,7 @@ int sms_send(struct server *srv, const char *to, const char *text, sms_done_fn d
 {
     if (!srv->cfg->sms_webhook_url || !srv->curl)
         return -1;
-    struct sms *s = calloc(1, sizeof *s);
-    if (!s)
-        return -1;
+    struct sms *s = xcalloc(1, sizeof *s);
     s->done = done;
     s->arg = arg;
     json_t *doc = json_pack("{s:s, s:s}", "to", to, "text", text);

@@ -1,5 +1,7 @@
 #include "valid.h"
 
+#include "alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,9 +44,7 @@ bool valid_text(const char *s, size_t max_chars)
 char *valid_bytea_hex(const unsigned char *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    char *out = malloc(2 * n + 3);
-    if (!out)
-        return NULL;
+    char *out = xmalloc(2 * n + 3);
     out[0] = '\\';
     out[1] = 'x';
     for (size_t i = 0; i < n; i++) {
