@@ -57,6 +57,15 @@ static const char *reason(int status)
     }
 }
 
+/* evhttp's "the whole reply is written". An answer that is only queued when the loop
+ * ends is never sent: a stop waits for this (serve.c). When the connection fails first,
+ * evhttp does not call it, and the stop waits only until its drain deadline. */
+static void on_sent(struct evhttp_request *ev, void *arg)
+{
+    (void)ev;
+    ((struct server *)arg)->unsent--;
+}
+
 static void send_buf(struct req *r, int status, const char *ctype, struct evbuffer *buf)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
@@ -72,6 +81,10 @@ static void send_buf(struct req *r, int status, const char *ctype, struct evbuff
         snprintf(st, sizeof st, "%d", status);
         log_kv(LOG_DEBUG, "request", "route", r->route ? r->route->pattern : "-", "status", st,
                NULL);
+    }
+    if (evhttp_request_get_connection(r->ev)) { /* else the client is gone: nothing to write */
+        r->srv->unsent++;
+        evhttp_request_set_on_complete_cb(r->ev, on_sent, r->srv);
     }
     evhttp_send_reply(r->ev, status, reason(status), buf);
     req_free(r);

@@ -94,7 +94,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long waited = now.tv_sec - st->started.tv_sec;
-    bool idle = st->srv->inflight == 0 && !notify_leaving(st->srv->notify);
+    bool idle = st->srv->inflight == 0 && st->srv->unsent == 0 && !notify_leaving(st->srv->notify);
     if (idle || waited >= st->srv->cfg->drain_seconds + 2)
         event_base_loopexit(st->srv->base, NULL);
 }

@@ -45,6 +45,7 @@ struct server {
     char *public_url; /* PUSHGATE_PUBLIC_URL, or http://<bound address> */
     bool draining;    /* SIGTERM received: no new work */
     int inflight;     /* requests not yet answered */
+    int unsent;       /* answers evhttp has not finished writing (a stop waits for them) */
 };
 
 #endif
