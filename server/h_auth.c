@@ -22,8 +22,6 @@
 #define TEXT_MAX 256
 #define TRANSACTION_MAX 4096
 #define TRANSACTION_DEPTH 4
-#define BACKOFF_BASE_S "10"
-#define BACKOFF_CAP_S "3600"
 
 /* Columns of the create statements' SELECT lists (below): the function's own,
  * then the auth view (authview.h; its fields are read by name, v_*). */
@@ -255,7 +253,7 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
 /* Creates that queue for a connection share one statement and one commit. */
 static const struct db_batch create_batch = {
     "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.i "
-    "FROM auth_create_batch($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
+    "FROM auth_create_batch($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) o",
     DB_BATCH_MAX};
 
 void h_auth_create(struct req *r)
@@ -270,24 +268,16 @@ void h_auth_create(struct req *r)
     char *tx = in.transaction ? json_dumps(in.transaction, JSON_COMPACT) : NULL;
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%lld", (long long)in.timeout);
-    const char *p[] = {r->app_id,
-                       in.username,
-                       id,
-                       in.type,
-                       in.message,
-                       ctx,
-                       tx,
-                       in.verification,
-                       in.code,
-                       in.async ? "true" : "false",
-                       timeout,
-                       r->srv->instance_id,
-                       BACKOFF_BASE_S,
-                       BACKOFF_CAP_S};
+    const char *p[] = {r->app_id,  in.username,
+                       id,         in.type,
+                       in.message, ctx,
+                       tx,         in.verification,
+                       in.code,    in.async ? "true" : "false",
+                       timeout,    r->srv->instance_id};
     db_query_batch(r->srv->db, &create_batch,
                    "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).* "
-                   "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
-                   14, p, on_auth_created, r);
+                   "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) o",
+                   12, p, on_auth_created, r);
     free(id);
     free(ctx);
     free(tx);
