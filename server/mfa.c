@@ -248,10 +248,8 @@ void mfa_reply_invalid(struct mfa_op *op, int attempts_remaining)
 {
     json_t *p = problem_new(422, "invalid_code", "the code is wrong, expired or already used");
     json_object_set_new(p, "attemptsRemaining", json_integer(attempts_remaining));
-    char *text = json_dumps(p, JSON_COMPACT);
+    char *text = json_dumps(p, JSON_COMPACT); /* an object: NULL only on OOM, which aborts */
     json_decref(p);
-    if (!text)
-        return mfa_fail(op, 500, "internal", "out of memory");
     http_reply_raw(op->r, 422, "application/problem+json", text, strlen(text));
     free(text);
     mfa_op_free(op);
