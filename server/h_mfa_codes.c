@@ -58,19 +58,18 @@ static void setup_totp(struct mfa_op *op)
     unsigned char seed[MFA_SEED_LEN], *sealed = NULL;
     size_t n = 0;
     struct totp_setup *t = xcalloc(1, sizeof *t);
-    char *aad = mfa_seed_aad(r->app_id, r->params[0]), *hex = NULL;
-    int ok = t && aad && RAND_bytes(seed, sizeof seed) == 1 &&
+    char *aad = mfa_seed_aad(r->app_id, r->params[0]);
+    int ok = RAND_bytes(seed, sizeof seed) == 1 &&
              aead_seal(r->srv->master_key, seed, sizeof seed, aad, &sealed, &n) == 0 &&
              (t->secret = base32_encode(seed, sizeof seed)) &&
              (t->uri = mfa_otpauth_uri(r->app_name, r->params[0], t->secret)) &&
-             (t->svg = qrsvg_render(t->uri)) && (hex = mfa_hex(sealed, n));
+             (t->svg = qrsvg_render(t->uri));
     OPENSSL_cleanse(seed, sizeof seed);
     free(aad);
+    char *hex = ok ? mfa_hex(sealed, n) : NULL;
     free(sealed);
     if (!ok) {
-        if (t)
-            totp_setup_free(t);
-        free(hex);
+        totp_setup_free(t);
         return mfa_fail(op, 500, "internal", "cannot create a TOTP secret");
     }
     op->ctx = t;

@@ -143,8 +143,7 @@ int mfa_candidates(struct mfa_op *op, const char *channel, const unsigned char *
     char *aad = mfa_seed_aad(op->r->app_id, op->r->params[0]);
     unsigned char *seed = NULL;
     size_t n = 0;
-    int rc =
-        aad && sealed ? aead_open(op->r->srv->master_key, sealed, sealed_len, aad, &seed, &n) : -1;
+    int rc = sealed ? aead_open(op->r->srv->master_key, sealed, sealed_len, aad, &seed, &n) : -1;
     free(aad);
     if (rc < 0)
         return -1;
