@@ -11,8 +11,8 @@
 #define FIELD(f) .offset = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
 
 /* Parsers return -1 for an invalid value and STORE_FAILED when the value is
- * fine but cannot be kept: out of memory, or a row whose field does not fit
- * its type (unit_config checks every row). */
+ * fine but cannot be kept: a row whose field does not fit its type
+ * (unit_config checks every row; out of memory aborts, alloc.h). */
 #define STORE_FAILED (-2)
 
 static const char *const http_schemes[] = {"http://", "https://", NULL};
@@ -177,7 +177,7 @@ static int parse_listen(struct config *c, const char *s)
     if (parse_int(colon + 1, 0, 65535, &c->listen_port) < 0)
         return -1;
     c->listen_host = xstrndup(h, hlen);
-    return c->listen_host ? 0 : STORE_FAILED;
+    return 0;
 }
 
 static int parse_bool(const char *s, int *out)
@@ -232,7 +232,8 @@ static int store_string(void *field, size_t size, const char *s)
 {
     if (size != sizeof(char *))
         return STORE_FAILED;
-    return (*(char **)field = xstrdup(s)) ? 0 : STORE_FAILED;
+    *(char **)field = xstrdup(s);
+    return 0;
 }
 
 /* Parses s (non-empty) into v's field; -1 when it is not a valid value. */
@@ -316,22 +317,17 @@ static void trim_trailing_slashes(char *s)
         s[--n] = '\0';
 }
 
-/* Checks and values that involve several variables, after the table. */
-static int derive(struct config *c, char *err, size_t errlen)
+/* Values derived from several variables, after the table. */
+static void derive(struct config *c)
 {
     c->public_url_set = c->public_url != NULL;
     if (c->public_url_set) {
         trim_trailing_slashes(c->public_url);
-        return 0;
+        return;
     }
     int bracket = strchr(c->listen_host, ':') != NULL;
-    if (asprintf(&c->public_url, "http://%s%s%s:%d", bracket ? "[" : "", c->listen_host,
-                 bracket ? "]" : "", c->listen_port) < 0) {
-        c->public_url = NULL;
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    return 0;
+    c->public_url = xasprintf("http://%s%s%s:%d", bracket ? "[" : "", c->listen_host,
+                              bracket ? "]" : "", c->listen_port);
 }
 
 int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, size_t errlen)
@@ -348,7 +344,7 @@ int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, si
         }
         int rc = s ? parse_var(c, v, s) : 0;
         if (rc == STORE_FAILED) {
-            snprintf(err, errlen, "%s: cannot keep the value (out of memory)", v->name);
+            snprintf(err, errlen, "%s: cannot keep the value (its field does not fit)", v->name);
             return -1;
         }
         if (rc < 0) {
@@ -356,7 +352,8 @@ int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, si
             return -1;
         }
     }
-    return derive(c, err, errlen);
+    derive(c);
+    return 0;
 }
 
 static bool holds_string(enum config_type t)

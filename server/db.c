@@ -679,34 +679,30 @@ static void log_queued(const struct db *db, const struct db_query *q)
                q->batch ? "yes" : "no", "depth", n, NULL);
 }
 
-static int query_submit(struct db *db, struct db_query *q)
+static void query_submit(struct db *db, struct db_query *q)
 {
-    if (!q)
-        return -1;
     if (db->down) {
         query_fail_later(db, q);
-        return 0;
+        return;
     }
     TAILQ_INSERT_TAIL(&db->queue, q, link);
     dispatch(db);
     if (log_enabled(LOG_DEBUG))
         log_queued(db, q);
-    return 0;
 }
 
-int db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
-             void *arg)
+void db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
+              void *arg)
 {
-    return query_submit(db, query_new(sql, nparams, params, cb, arg));
+    query_submit(db, query_new(sql, nparams, params, cb, arg));
 }
 
-int db_query_batch(struct db *db, const struct db_batch *batch, const char *sql, int nparams,
-                   const char *const *params, db_cb cb, void *arg)
+void db_query_batch(struct db *db, const struct db_batch *batch, const char *sql, int nparams,
+                    const char *const *params, db_cb cb, void *arg)
 {
     struct db_query *q = query_new(sql, nparams, params, cb, arg);
-    if (q)
-        q->batch = batch;
-    return query_submit(db, q);
+    q->batch = batch;
+    query_submit(db, q);
 }
 
 void db_set_batch_max(struct db *db, int max)

@@ -30,8 +30,10 @@ typedef void (*db_cb)(void *arg, enum db_status st, PGresult *res);
 struct db *db_new(struct event_base *base, const char *conninfo, int size);
 void db_free(struct db *db);
 
-int db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
-             void *arg);
+/* Queues the statement; it cannot fail (out of memory aborts, alloc.h): a failure
+ * of the database reaches cb. */
+void db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_cb cb,
+              void *arg);
 
 /* As db_query(), and the statement may share one round trip and one commit with
  * others of the same batch kind that are queued at the same moment (dbbatch.h).
@@ -39,8 +41,8 @@ int db_query(struct db *db, const char *sql, int nparams, const char *const *par
  * (with one more column at the end when it went in a batch: its index there),
  * or DB_UNAVAILABLE when the connection was lost. */
 struct db_batch;
-int db_query_batch(struct db *db, const struct db_batch *batch, const char *sql, int nparams,
-                   const char *const *params, db_cb cb, void *arg);
+void db_query_batch(struct db *db, const struct db_batch *batch, const char *sql, int nparams,
+                    const char *const *params, db_cb cb, void *arg);
 /* Items per batch statement from now on (1: every statement alone); default
  * DB_BATCH_MAX. A kind's own db_batch.max still applies. */
 void db_set_batch_max(struct db *db, int max);

@@ -25,7 +25,7 @@ struct db_batch {
 };
 
 /* The PostgreSQL array literal of n values ("{"a",NULL,"b\"c"}"): every value
- * quoted, '"' and '\' escaped, NULL pointers as NULL. malloc'd; NULL on OOM. */
+ * quoted, '"' and '\' escaped, NULL pointers as NULL. malloc'd, never NULL. */
 char *dbbatch_array(const char *const *vals, int n);
 
 /* A new result holding the rows of res whose last column equals item (1-based),

@@ -175,17 +175,15 @@ struct notice_facts {
 static char *notice_html(const struct notice_facts *f)
 {
     char *app = mail_html_escape(f->app), *user = mail_html_escape(f->user);
-    char *name = mail_html_escape(f->name), *ip = mail_html_escape(f->ip), *html = NULL;
-    if (app && user && name && ip &&
-        asprintf(&html,
-                 "<p>A new authenticator was linked to your %s account <b>%s</b>.</p>"
-                 "<table><tr><td>Device name (as sent by the device):</td><td><code>&quot;%s"
-                 "&quot;</code></td></tr><tr><td>Time:</td><td>%s</td></tr>"
-                 "<tr><td>IP address:</td><td>%s</td></tr></table>"
-                 "<p><b>If this was not you</b>, someone may have used your registration link: "
-                 "contact %s support at once and ask them to revoke this authenticator.</p>",
-                 app, user, name, f->when, ip, app) < 0)
-        html = NULL;
+    char *name = mail_html_escape(f->name), *ip = mail_html_escape(f->ip);
+    char *html =
+        xasprintf("<p>A new authenticator was linked to your %s account <b>%s</b>.</p>"
+                  "<table><tr><td>Device name (as sent by the device):</td><td><code>&quot;%s"
+                  "&quot;</code></td></tr><tr><td>Time:</td><td>%s</td></tr>"
+                  "<tr><td>IP address:</td><td>%s</td></tr></table>"
+                  "<p><b>If this was not you</b>, someone may have used your registration link: "
+                  "contact %s support at once and ask them to revoke this authenticator.</p>",
+                  app, user, name, f->when, ip, app);
     free(app), free(user), free(name), free(ip);
     return html;
 }
@@ -200,20 +198,19 @@ static char *sealed_notice(struct req *r, PGresult *res)
     time_t now = time(NULL);
     struct tm tm;
     strftime(f.when, sizeof f.when, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
-    char subject[300], *text = NULL;
+    char subject[300];
     snprintf(subject, sizeof subject, "A new authenticator was linked to your %s account", f.app);
-    /* asprintf: an application name may be 800 bytes, and it appears twice */
-    if (asprintf(&text,
-                 "A new authenticator was linked to your %s account \"%s\".\n\n"
-                 "  Device name (as sent by the device): \"%s\"\n"
-                 "  Time: %s\n"
-                 "  IP address: %s\n\n"
-                 "If this was not you, someone may have used your registration link: contact %s "
-                 "support at once and ask them to revoke this authenticator.\n",
-                 f.app, f.user, f.name, f.when, f.ip, f.app) < 0)
-        return NULL;
+    /* allocated: an application name may be 800 bytes, and it appears twice */
+    char *text =
+        xasprintf("A new authenticator was linked to your %s account \"%s\".\n\n"
+                  "  Device name (as sent by the device): \"%s\"\n"
+                  "  Time: %s\n"
+                  "  IP address: %s\n\n"
+                  "If this was not you, someone may have used your registration link: contact %s "
+                  "support at once and ask them to revoke this authenticator.\n",
+                  f.app, f.user, f.name, f.when, f.ip, f.app);
     char *html = notice_html(&f);
-    char *sealed = html ? mailer_seal(r->srv, PQgetvalue(res, 0, 6), subject, text, html) : NULL;
+    char *sealed = mailer_seal(r->srv, PQgetvalue(res, 0, 6), subject, text, html);
     free(html);
     free(text);
     return sealed;

@@ -58,19 +58,18 @@ static void setup_totp(struct mfa_op *op)
     unsigned char seed[MFA_SEED_LEN], *sealed = NULL;
     size_t n = 0;
     struct totp_setup *t = xcalloc(1, sizeof *t);
-    char *aad = mfa_seed_aad(r->app_id, r->params[0]), *hex = NULL;
-    int ok = t && aad && RAND_bytes(seed, sizeof seed) == 1 &&
+    char *aad = mfa_seed_aad(r->app_id, r->params[0]);
+    int ok = RAND_bytes(seed, sizeof seed) == 1 &&
              aead_seal(r->srv->master_key, seed, sizeof seed, aad, &sealed, &n) == 0 &&
              (t->secret = base32_encode(seed, sizeof seed)) &&
              (t->uri = mfa_otpauth_uri(r->app_name, r->params[0], t->secret)) &&
-             (t->svg = qrsvg_render(t->uri)) && (hex = mfa_hex(sealed, n));
+             (t->svg = qrsvg_render(t->uri));
     OPENSSL_cleanse(seed, sizeof seed);
     free(aad);
+    char *hex = ok ? mfa_hex(sealed, n) : NULL;
     free(sealed);
     if (!ok) {
-        if (t)
-            totp_setup_free(t);
-        free(hex);
+        totp_setup_free(t);
         return mfa_fail(op, 500, "internal", "cannot create a TOTP secret");
     }
     op->ctx = t;
@@ -129,12 +128,12 @@ static void setup_code(struct mfa_op *op)
     struct req *r = op->r;
     bool email = strcmp(op->want_channel, "email") == 0;
     op->masked = email ? otp_mask_email(op->send_to) : otp_mask_phone(op->send_to);
-    char *mail = NULL, *mac = NULL;
-    if (!op->masked || mfa_new_code(op, "setup", op->want_channel, &mail) < 0 ||
-        !(mac = mfa_hex(op->mac, sizeof op->mac))) {
+    char *mail = NULL;
+    if (!op->masked || mfa_new_code(op, "setup", op->want_channel, &mail) < 0) {
         free(mail);
         return mfa_fail(op, 500, "internal", "cannot create a code");
     }
+    char *mac = mfa_hex(op->mac, sizeof op->mac);
     const char *p[] = {r->app_id, r->params[0], op->want_channel, op->send_to, op->masked, NULL,
                        mac,       mail};
     db_query(r->srv->db, SQL_SETUP, 8, p, on_code_setup, op);
@@ -184,8 +183,6 @@ void h_mfa_setup(struct req *r)
     if ((bad = check_setup(r, channel, email, phone)))
         return http_bad_request(r, bad);
     struct mfa_op *op = mfa_op_new(r, MFA_SETUP, NULL);
-    if (!op)
-        return http_problem(r, 500, "internal", "out of memory");
     op->want_channel = !strcmp(channel, "totp")  ? "totp"
                        : !strcmp(channel, "sms") ? "sms"
                                                  : "email";
@@ -235,13 +232,13 @@ static void challenge_loaded(struct mfa_op *op)
         return mfa_reply_locked(op, op->lock_left);
     if (strcmp(op->channel, "totp") == 0)
         return mfa_reply(op, 200, json_pack("{s:s}", "channel", "totp"));
-    char *mail = NULL, *mac = NULL;
+    char *mail = NULL;
     op->send_to = op->destination ? xstrdup(op->destination) : NULL;
-    if (!op->send_to || mfa_new_code(op, "verify", op->channel, &mail) < 0 ||
-        !(mac = mfa_hex(op->mac, sizeof op->mac))) {
+    if (!op->send_to || mfa_new_code(op, "verify", op->channel, &mail) < 0) {
         free(mail);
         return mfa_fail(op, 500, "internal", "cannot create a code");
     }
+    char *mac = mfa_hex(op->mac, sizeof op->mac);
     const char *p[] = {r->app_id, r->params[0], op->channel, op->destination, mac, mail};
     db_query(r->srv->db, "SELECT * FROM mfa_challenge($1, $2, $3, $4, $5, $6)", 6, p, on_challenge,
              op);
@@ -254,7 +251,5 @@ void h_mfa_challenge(struct req *r)
     if (!valid_username(r->params[0]))
         return http_problem(r, 404, "user_not_found", "the application has no user of that name");
     struct mfa_op *op = mfa_op_new(r, MFA_CHALLENGE, NULL);
-    if (!op)
-        return http_problem(r, 500, "internal", "out of memory");
     mfa_load(op, challenge_loaded);
 }

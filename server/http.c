@@ -422,8 +422,8 @@ int http_start(struct server *srv, const struct http_routing *wiring)
     free(srv->public_url);
     if (c->public_url_set)
         srv->public_url = xstrdup(c->public_url);
-    else if (asprintf(&srv->public_url, "http://%s", addr) < 0)
-        return -1;
+    else
+        srv->public_url = xasprintf("http://%s", addr);
     log_kv(LOG_INFO, "listening", "addr", addr, "public_url", srv->public_url, NULL);
     return 0;
 }

@@ -1,5 +1,6 @@
 #include "link_page.h"
 
+#include "alloc.h"
 #include "mail.h"
 #include "qrsvg.h"
 #include "server.h"
@@ -76,22 +77,15 @@ void link_page_render(struct req *r, PGresult *res)
     char *app = mail_html_escape(PQgetvalue(res, 0, C_APP_NAME));
     char *user = mail_html_escape(PQgetvalue(res, 0, C_USER));
     char *elink = mail_html_escape(link);
-    char *head = NULL, *html = NULL;
-    if (asprintf(&head, page_head, "Link your authenticator") < 0)
-        head = NULL;
-    if (asprintf(&html,
-                 "%s<h1>Link your authenticator to %s</h1>"
-                 "<p>Account: <strong>%s</strong></p>"
-                 "<p>Scan this code with your authenticator app. The link stays valid for %s "
-                 "(until %s).</p>%s<p>Or open this link on your phone:<br><code>%s</code></p>"
-                 "</body></html>",
-                 head ? head : "", app, user, valid, PQgetvalue(res, 0, C_EXPIRES_AT),
-                 svg ? svg : "", elink) < 0)
-        html = NULL;
-    if (html)
-        reply_html(r, 200, html);
-    else
-        http_problem(r, 500, "internal", "out of memory");
+    char *head = xasprintf(page_head, "Link your authenticator");
+    char *html =
+        xasprintf("%s<h1>Link your authenticator to %s</h1>"
+                  "<p>Account: <strong>%s</strong></p>"
+                  "<p>Scan this code with your authenticator app. The link stays valid "
+                  "for %s (until %s).</p>%s<p>Or open this link on your phone:<br>"
+                  "<code>%s</code></p></body></html>",
+                  head, app, user, valid, PQgetvalue(res, 0, C_EXPIRES_AT), svg ? svg : "", elink);
+    reply_html(r, 200, html);
     free(head);
     free(html);
     free(elink);

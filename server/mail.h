@@ -9,7 +9,7 @@
 char *mail_compose(const char *from, const char *to, const char *subject, const char *text,
                    const char *html);
 
-/* HTML-escapes s (&<>"'); malloc'd. */
+/* HTML-escapes s (&<>"'); malloc'd, never NULL. */
 char *mail_html_escape(const char *s);
 
 /* A plausible address: one '@', no spaces or control characters, <= 254 bytes. */

@@ -149,8 +149,7 @@ static void job_finish(struct job *j, enum outcome result, const char *error)
     const char *p[] = {j->id, j->error, delay};
     const char *sql = result == SENT ? SQL_SENT : result == RETRY ? SQL_RETRY : SQL_GIVE_UP;
     int n = result == SENT ? 1 : result == RETRY ? 3 : 2;
-    if (db_query(j->m->srv->db, sql, n, p, on_recorded, j) < 0)
-        on_recorded(j, DB_UNAVAILABLE, NULL);
+    db_query(j->m->srv->db, sql, n, p, on_recorded, j);
 }
 
 /* ---- SMTP through libcurl, driven by the loop ---- */
@@ -356,8 +355,7 @@ static void claim(struct mailer *m)
     snprintf(limit, sizeof limit, "%d", room < CLAIM_MAX ? room : CLAIM_MAX);
     const char *p[] = {LEASE_S, limit};
     m->claiming = true;
-    if (db_query(m->srv->db, "SELECT * FROM outbox_claim($1, $2)", 2, p, on_claimed, m) < 0)
-        m->claiming = false;
+    db_query(m->srv->db, "SELECT * FROM outbox_claim($1, $2)", 2, p, on_claimed, m);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

@@ -143,8 +143,7 @@ int mfa_candidates(struct mfa_op *op, const char *channel, const unsigned char *
     char *aad = mfa_seed_aad(op->r->app_id, op->r->params[0]);
     unsigned char *seed = NULL;
     size_t n = 0;
-    int rc =
-        aad && sealed ? aead_open(op->r->srv->master_key, sealed, sealed_len, aad, &seed, &n) : -1;
+    int rc = sealed ? aead_open(op->r->srv->master_key, sealed, sealed_len, aad, &seed, &n) : -1;
     free(aad);
     if (rc < 0)
         return -1;
@@ -248,10 +247,8 @@ void mfa_reply_invalid(struct mfa_op *op, int attempts_remaining)
 {
     json_t *p = problem_new(422, "invalid_code", "the code is wrong, expired or already used");
     json_object_set_new(p, "attemptsRemaining", json_integer(attempts_remaining));
-    char *text = json_dumps(p, JSON_COMPACT);
+    char *text = json_dumps(p, JSON_COMPACT); /* an object: NULL only on OOM, which aborts */
     json_decref(p);
-    if (!text)
-        return mfa_fail(op, 500, "internal", "out of memory");
     http_reply_raw(op->r, 422, "application/problem+json", text, strlen(text));
     free(text);
     mfa_op_free(op);

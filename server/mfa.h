@@ -57,7 +57,7 @@ struct mfa_op {
 
 typedef void (*mfa_next_fn)(struct mfa_op *op);
 
-/* A new operation on r (username: r->params[0]). code is copied. NULL on OOM. */
+/* A new operation on r (username: r->params[0]). code is copied. Never NULL. */
 struct mfa_op *mfa_op_new(struct req *r, enum mfa_action action, const char *code);
 /* Cleanses every secret and frees op (not op->r). */
 void mfa_op_free(struct mfa_op *op);

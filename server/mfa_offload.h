@@ -5,7 +5,7 @@
  * no logging, no shared state); done(arg, ok) then runs on the loop thread, exactly once,
  * never from inside mfa_offload(): ok is 1 when work() ran, 0 when no thread could be
  * started for it (answer 503). At most MFA_OFFLOAD_THREADS jobs run at a time; more
- * wait in FIFO order. Returns 0, or -1 (done will not run) when out of memory or pipes.
+ * wait in FIFO order. Returns 0, or -1 (done will not run) when out of pipes.
  * One loop per process, so the queue is process-wide and touched only by the loop. */
 #ifndef PUSHGATE_MFA_OFFLOAD_H
 #define PUSHGATE_MFA_OFFLOAD_H

@@ -22,8 +22,6 @@ static char *sealed_code_mail(struct mfa_op *op)
     struct req *r = op->r;
     char subject[300], text[1024], html[2048];
     char *app = mail_html_escape(r->app_name);
-    if (!app)
-        return NULL;
     snprintf(subject, sizeof subject, "Your %s verification code", r->app_name);
     snprintf(text, sizeof text,
              "Your %s verification code is %s\n\nIt expires in 10 minutes and works once.\n"

@@ -33,16 +33,10 @@ char *mfa_pct_encode(const char *s)
 
 char *mfa_otpauth_uri(const char *issuer, const char *account, const char *secret)
 {
-    char *iss = mfa_pct_encode(issuer), *acc = mfa_pct_encode(account), *uri = NULL;
-    if (iss && acc) {
-        size_t n = 2 * strlen(iss) + strlen(acc) + strlen(secret) + 128;
-        uri = xmalloc(n);
-        if (uri)
-            snprintf(uri, n,
-                     "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6"
-                     "&period=30",
-                     iss, acc, secret, iss);
-    }
+    char *iss = mfa_pct_encode(issuer), *acc = mfa_pct_encode(account);
+    char *uri = xasprintf("otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6"
+                          "&period=30",
+                          iss, acc, secret, iss);
     free(iss);
     free(acc);
     return uri;
@@ -122,11 +116,7 @@ int mfa_code_mac(const unsigned char master[32], const char *purpose, const char
 
 char *mfa_seed_aad(const char *app_id, const char *username)
 {
-    size_t n = strlen(app_id) + strlen(username) + 7;
-    char *aad = xmalloc(n);
-    if (aad)
-        snprintf(aad, n, "totp:%s:%s", app_id, username);
-    return aad;
+    return xasprintf("totp:%s:%s", app_id, username);
 }
 
 int mfa_sms_text(char *out, size_t n, const char *app, const char *code)

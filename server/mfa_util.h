@@ -14,12 +14,12 @@
 
 /* RFC 3986 percent-encoding of every byte outside the unreserved set
  * (A-Z a-z 0-9 - . _ ~), uppercase hex; so ':' '@' ' ' '&' '/' are all encoded, which
- * keeps issuer and account unambiguous inside the otpauth label. malloc'd or NULL. */
+ * keeps issuer and account unambiguous inside the otpauth label. malloc'd. */
 char *mfa_pct_encode(const char *s);
 
 /* "otpauth://totp/<Issuer>:<account>?secret=<secret>&issuer=<Issuer>&algorithm=SHA1
  *  &digits=6&period=30" with issuer and account percent-encoded (Google Authenticator's
- * Key Uri Format). secret is the unpadded base32 seed. malloc'd or NULL. */
+ * Key Uri Format). secret is the unpadded base32 seed. malloc'd. */
 char *mfa_otpauth_uri(const char *issuer, const char *account, const char *secret);
 
 enum mfa_code_kind {
@@ -42,7 +42,7 @@ int mfa_code_mac(const unsigned char master[32], const char *purpose, const char
                  const char *username, const char *code, unsigned char out[MFA_MAC_LEN]);
 
 /* The aad that binds a sealed TOTP seed to its owner: "totp:<appId>:<username>"
- * (appIds never contain ':'). malloc'd or NULL. */
+ * (appIds never contain ':'). malloc'd. */
 char *mfa_seed_aad(const char *app_id, const char *username);
 
 /* The SMS with a code: "<app> code: <code> (valid for 10 minutes). Do not share it.",
