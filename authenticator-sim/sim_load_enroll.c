@@ -9,7 +9,7 @@
 #include "sim_state.h"
 #include "sim_util.h"
 
-#include "jwk.h"
+#include "protocol/jwk.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 #include "sim_proof.h"
 
-#include "jwk.h"
-#include "jws.h"
-#include "token.h"
+#include "protocol/jwk.h"
+#include "protocol/jws.h"
+#include "protocol/token.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 #include "sim_state.h"
 
-#include "b64url.h"
-#include "jwk.h"
-#include "token.h"
+#include "protocol/b64url.h"
+#include "protocol/jwk.h"
+#include "protocol/token.h"
 
 #include <errno.h>
 #include <fcntl.h>

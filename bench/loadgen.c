@@ -25,10 +25,10 @@
  * Every mode stops by itself after --duration seconds (a hard bound), prints one
  * "stats ..." line on stdout and a "ready" line once every hold request is sent.
  * Traffic goes only to the URL given, which bench/run sets to 127.0.0.1. */
-#include "b64url.h"
-#include "jwk.h"
-#include "jws.h"
-#include "token.h"
+#include "protocol/b64url.h"
+#include "protocol/jwk.h"
+#include "protocol/jws.h"
+#include "protocol/token.h"
 
 #include <errno.h>
 #include <event2/buffer.h>

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
+#include "protocol/b64url.h"
 
 static void check_canonical(const uint8_t *data, size_t size)
 {

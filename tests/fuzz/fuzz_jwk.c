@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "jwk.h"
+#include "protocol/jwk.h"
 
 static void check_key(EVP_PKEY *key)
 {

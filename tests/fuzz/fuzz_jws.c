@@ -9,8 +9,8 @@
 
 #include <jansson.h>
 
-#include "jwk.h"
-#include "jws.h"
+#include "protocol/jwk.h"
+#include "protocol/jws.h"
 
 static const char fixed_jwk[] =
     "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""pushgated config, and the start-up check of the PUSHGATE_* variables (server/config.c's
+"""pushgated config, and the start-up check of the PUSHGATE_* variables (server/base/config.c's
 config_vars[]), run against the real binary. No database is needed: the configuration is
 checked before any subcommand touches one."""
 

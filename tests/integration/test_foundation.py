@@ -222,7 +222,7 @@ class Conventions(harness.TestCase):
         self.assertEqual(self.s.request("GET", "/readyz").status, 200)
 
     def test_every_reply_has_one_current_date_header(self):
-        # The server sets Date itself (server/httpdate.c), cached per second; evhttp
+        # The server sets Date itself (server/base/httpdate.c), cached per second; evhttp
         # must not add a second one, and the text must be an IMF-fixdate of now.
         fixdate = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|"
                              r"Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
@@ -419,7 +419,7 @@ class Lifecycle(harness.TestCase):
 class OutOfDescriptors(harness.TestCase):
     """At its descriptor limit the server pauses accepting instead of spinning on accept()
     (libevent logged a warning per failed call: a million lines a second), keeps serving
-    the connections it has, and resumes once descriptors come free (server/listenguard.h)."""
+    the connections it has, and resumes once descriptors come free (server/io/listenguard.h)."""
 
     def limited_server(self, nofile):
         d = tempfile.mkdtemp(prefix="pushgated-fds-")

@@ -1,4 +1,4 @@
-"""The server's signing keys at rest (server/signer.c): each sealed blob is bound to its
+"""The server's signing keys at rest (server/io/signer.c): each sealed blob is bound to its
 row's kid, so a database writer who moves another key's blob into the current row makes
 the server refuse it (at start, and when switching to a rotated key) instead of signing
 with the moved key. Keys sealed before the kid was bound are re-sealed once at start."""

@@ -406,7 +406,7 @@ class Push(PushBase):
         self.assertProblem(out, 503, "unavailable")
 
     def held(self, s, key, value, since=0):
-        """Waits until the hold keyed `key`=`value` waits (server/hold.c logs each state)."""
+        """Waits until the hold keyed `key`=`value` waits (server/io/hold.c logs each state)."""
         return s.wait_log(lambda o: o.get("msg") == "hold state" and o.get(key) == value
                           and o.get("to") == "waiting", timeout=20, since=since)
 
@@ -465,7 +465,7 @@ class Metrics(PushBase):
 class SharedReads(PushBase):
     """/metrics, /readyz and the JWKS need no credentials and cost the database a read:
     requests that ask while the read runs share it, and /metrics' outcome counts (a scan
-    of auth_requests) are kept for PUSHGATE_METRICS_DB_SECONDS (server/dbshared.h)."""
+    of auth_requests) are kept for PUSHGATE_METRICS_DB_SECONDS (server/io/dbshared.h)."""
 
     def db_lines(self, text):
         return [ln for ln in text.splitlines() if ln.startswith(("pushgate_auth_requests{",

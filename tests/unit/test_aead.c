@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aead.h"
+#include "protocol/aead.h"
 
 static const unsigned char key1[32] = "0123456789abcdef0123456789abcde";
 static const unsigned char key2[32] = "0123456789abcdef0123456789abcdX";

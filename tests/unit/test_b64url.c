@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
+#include "protocol/b64url.h"
 
 struct vector {
     const char *raw;

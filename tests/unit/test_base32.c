@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base32.h"
+#include "protocol/base32.h"
 
 struct vector {
     const char *raw;

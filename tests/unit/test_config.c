@@ -151,7 +151,7 @@ static void database_url_required(void **state)
     config_free(&c);
 }
 
-/* The knobs that audit.c and mailer.c used to read themselves. */
+/* The knobs that audit.c and outbox.c used to read themselves. */
 static void own_knobs(void **state)
 {
     (void)state;

@@ -103,7 +103,7 @@ static void every_documented_variable_exists(void **state)
     assert_true(n > 0);
     for (size_t i = 0; i < n; i++)
         if (!find_var(rows[i].name))
-            fail_msg("%s is in %s but not in config_vars[] (server/config.c)", rows[i].name,
+            fail_msg("%s is in %s but not in config_vars[] (server/base/config.c)", rows[i].name,
                      OPERATIONS_MD);
 }
 

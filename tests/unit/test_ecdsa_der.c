@@ -12,7 +12,7 @@
 #include <openssl/ec.h>
 #include <openssl/rand.h>
 
-#include "ecdsa_der.h"
+#include "protocol/ecdsa_der.h"
 
 /* OpenSSL's encoding of r||s; returns its length. */
 static size_t openssl_der(const unsigned char raw[64], unsigned char *out, size_t outsz)

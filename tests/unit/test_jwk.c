@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
-#include "jwk.h"
-#include "jws.h"
+#include "protocol/b64url.h"
+#include "protocol/jwk.h"
+#include "protocol/jws.h"
 
 /* RFC 7515 appendix A.3.1 public key. */
 #define RFC_X "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"

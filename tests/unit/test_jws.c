@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
-#include "jwk.h"
-#include "jws.h"
+#include "protocol/b64url.h"
+#include "protocol/jwk.h"
+#include "protocol/jws.h"
 
 #define RFC_JWS                                                                                    \
     "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLm"  \

@@ -1,6 +1,6 @@
-/* Unit tests for server/mfa_util (otpauth URIs, code classification, the TOTP window,
- * the code HMAC), server/mfa_offload is covered by the integration tests, and the
- * QR SVG that the TOTP setup answers with (server/qrsvg). */
+/* Unit tests for server/mfa/mfa_util (otpauth URIs, code classification, the TOTP window,
+ * the code HMAC), server/offload is covered by the integration tests, and the
+ * QR SVG that the TOTP setup answers with (server/base/qrsvg). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "mfa_util.h"
-#include "otp.h"
+#include "protocol/otp.h"
 #include "qrsvg.h"
 
 static void expect_pct(const char *in, const char *want)

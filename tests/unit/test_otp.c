@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "otp.h"
+#include "protocol/otp.h"
 
 static const unsigned char rfc_seed[] = "12345678901234567890"; /* 20 bytes, both RFCs */
 

@@ -1,4 +1,4 @@
-/* Unit tests for server/signer's sealing: a signing key's blob is bound to its row's kid
+/* Unit tests for server/io/signer's sealing: a signing key's blob is bound to its row's kid
  * (aad "server-signing-key:<kid>") and opens only as the row's own key. The database
  * paths (start-up re-seal, refusing a swapped blob) are in tests/integration/test_keys.py. */
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aead.h"
-#include "jwk.h"
+#include "protocol/aead.h"
+#include "protocol/jwk.h"
 #include "signer.h"
 
 #include <openssl/crypto.h>

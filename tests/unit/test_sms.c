@@ -1,4 +1,4 @@
-/* Unit tests of server/sms.c over server/curlev.c: a real HTTP exchange with an
+/* Unit tests of server/mail/sms.c over server/io/curlev.c: a real HTTP exchange with an
  * evhttp gateway on the same event loop (so the test also proves that curlev
  * never blocks it: the gateway could not answer otherwise). */
 #include <setjmp.h>

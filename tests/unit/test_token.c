@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
-#include "token.h"
+#include "protocol/b64url.h"
+#include "protocol/token.h"
 
 static void test_random_b64_length_and_alphabet(void **state)
 {

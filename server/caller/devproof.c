@@ -1,0 +1,240 @@
+#include "devproof.h"
+
+#include "alloc.h"
+#include "db.h"
+#include "dbbatch.h"
+#include "hmap.h"
+#include "protocol/jwk.h"
+#include "protocol/jws.h"
+#include "server.h"
+#include "valid.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define IAT_SKEW_S 60
+#define JTI_PURGE_S 60       /* rows older than the 120 s window go this often */
+#define KEY_CACHE_MAX 200000 /* beyond: start again (keys are cheap to re-read) */
+
+struct devproof {
+    struct server *srv;
+    struct hmap *keys; /* device id -> EVP_PKEY */
+    struct event *purge;
+};
+
+static void on_purged(void *arg, enum db_status st, PGresult *res)
+{
+    (void)arg, (void)st, (void)res; /* the next minute tries again */
+}
+
+static void on_purge(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct devproof *d = arg;
+    db_query(d->srv->db, "DELETE FROM device_jtis WHERE seen_at < now() - interval '120 seconds'",
+             0, NULL, on_purged, d);
+}
+
+struct devproof *devproof_new(struct server *srv)
+{
+    struct devproof *d = xcalloc(1, sizeof *d);
+    d->srv = srv;
+    d->keys = hmap_new();
+    d->purge = event_new(srv->base, -1, EV_PERSIST, on_purge, d);
+    struct timeval tv = {JTI_PURGE_S, 0};
+    event_add(d->purge, &tv);
+    return d;
+}
+
+static void free_key(void *value, void *arg)
+{
+    (void)arg;
+    EVP_PKEY_free(value);
+}
+
+void devproof_free(struct devproof *d)
+{
+    if (!d)
+        return;
+    hmap_each(d->keys, free_key, NULL);
+    hmap_free(d->keys);
+    if (d->purge)
+        event_free(d->purge);
+    free(d);
+}
+
+EVP_PKEY *devproof_key(struct server *srv, const char *device_id)
+{
+    return hmap_get(srv->devproof->keys, device_id);
+}
+
+static EVP_PKEY *key_for(struct server *srv, const char *device_id, const char *jwk_text)
+{
+    EVP_PKEY *k = devproof_key(srv, device_id);
+    if (k)
+        return k;
+    json_t *jwk = json_loads(jwk_text, 0, NULL);
+    k = jwk ? jwk_to_pkey(jwk) : NULL;
+    json_decref(jwk);
+    if (!k)
+        return NULL;
+    if (hmap_count(srv->devproof->keys) >= KEY_CACHE_MAX) {
+        hmap_each(srv->devproof->keys, free_key, NULL);
+        hmap_free(srv->devproof->keys);
+        srv->devproof->keys = hmap_new();
+    }
+    hmap_add(srv->devproof->keys, device_id, k);
+    return k;
+}
+
+void devproof_unauthorized(struct req *r)
+{
+    http_problem(r, 401, "invalid_device_proof", "missing or invalid device proof");
+}
+
+struct check {
+    struct req *r;
+    void (*next)(struct req *r);
+    char *jws;
+    char kid[72];
+    char jti[72];
+    bool handler_claims; /* AUTH_DEVICE_JTI: hand the jti to next instead */
+};
+
+/* Every claim of the proof, after the signature verified. */
+static bool claims_ok(struct req *r, const json_t *payload)
+{
+    const char *htm, *htu, *jti;
+    json_int_t iat;
+    if (json_unpack((json_t *)payload, "{s:s, s:s, s:I, s:s}", "htm", &htm, "htu", &htu, "iat",
+                    &iat, "jti", &jti) < 0)
+        return false;
+    size_t jlen = strlen(jti);
+    return strcmp(htm, http_method_name(r)) == 0 && strcmp(htu, http_path(r)) == 0 &&
+           llabs((long long)(time(NULL) - iat)) <= IAT_SKEW_S && jlen >= 16 && jlen <= 64;
+}
+
+/* Signature and claims under key; copies the jti (16-64 chars) into jti[72]. */
+static bool proof_ok(struct req *r, EVP_PKEY *key, const char *jws, char *jti)
+{
+    json_t *payload = NULL;
+    bool ok = key && jws_verify_es256(jws, key, "pushgate-device+jwt", NULL, &payload) == 0 &&
+              claims_ok(r, payload);
+    if (ok)
+        snprintf(jti, 72, "%s", json_string_value(json_object_get(payload, "jti")));
+    json_decref(payload);
+    return ok;
+}
+
+/* The claim of a jti (sql/012_device_jtis.sql): one row when it was not seen in the
+ * last 120 s, none when it was. Claims that queue together share one statement. */
+static const struct db_batch jti_batch = {
+    "SELECT 1, k.i FROM device_jtis_claim($1::text[], $2::text[]) AS k(i)", DB_BATCH_MAX};
+#define JTI_CLAIM_SQL "SELECT 1 WHERE device_jti_claim($1, $2)"
+
+static void check_free(struct check *c)
+{
+    free(c->jws);
+    free(c);
+}
+
+/* Ends a check: frees c; on success hands the device (and, when the handler
+ * claims it, the jti) to the request and runs next. */
+static void check_end(struct check *c, bool ok)
+{
+    struct req *r = c->r;
+    void (*next)(struct req *) = c->next;
+    if (ok) {
+        r->device_id = xstrdup(c->kid);
+        r->device_jti = c->handler_claims ? xstrdup(c->jti) : NULL;
+    }
+    check_free(c);
+    if (ok)
+        next(r);
+    else
+        devproof_unauthorized(r);
+}
+
+static void on_claimed(void *arg, enum db_status st, PGresult *res)
+{
+    struct check *c = arg;
+    if (st == DB_UNAVAILABLE || st == DB_ERROR) {
+        struct req *r = c->r;
+        check_free(c);
+        return http_db_failure(r, st);
+    }
+    check_end(c, PQntuples(res) == 1); /* none: seen from this device within 120 s */
+}
+
+/* A proof that verified: its jti is claimed in the database (every instance, and
+ * this one after a restart, sees it), and only then does next run; or next gets
+ * the jti to claim itself. c is consumed. */
+static void claim(struct check *c)
+{
+    if (c->handler_claims)
+        return check_end(c, true);
+    const char *p[] = {c->kid, c->jti};
+    db_query_batch(c->r->srv->db, &jti_batch, JTI_CLAIM_SQL, 2, p, on_claimed, c);
+}
+
+/* First request of a device to this process: read its key (and refuse an
+ * unknown or revoked device at once). */
+static void on_device_row(void *arg, enum db_status st, PGresult *res)
+{
+    struct check *c = arg;
+    struct req *r = c->r;
+    bool ok = false;
+    if (st == DB_OK && PQntuples(res) == 1) {
+        EVP_PKEY *key = key_for(r->srv, c->kid, PQgetvalue(res, 0, 0));
+        ok = strcmp(PQgetvalue(res, 0, 1), "active") == 0 && proof_ok(r, key, c->jws, c->jti);
+    }
+    if (st == DB_UNAVAILABLE || st == DB_ERROR) {
+        check_free(c);
+        return http_db_failure(r, st);
+    }
+    if (!ok)
+        return check_end(c, false);
+    claim(c);
+}
+
+/* With the key cached no read is needed: every device statement checks the
+ * device's status itself (sql/006_auth.sql, sql/008_lean_auth.sql). */
+static void check(struct req *r, void (*next)(struct req *r), bool handler_claims)
+{
+    const char *h = http_header(r, "Authorization");
+    json_t *hdr = NULL;
+    if (!h || strncmp(h, "Device ", 7) != 0 || jws_peek_header(h + 7, &hdr) < 0)
+        return devproof_unauthorized(r);
+    const char *kid = json_string_value(json_object_get(hdr, "kid"));
+    char id[72];
+    bool valid = kid && valid_id(kid);
+    if (valid)
+        snprintf(id, sizeof id, "%s", kid);
+    json_decref(hdr);
+    if (!valid)
+        return devproof_unauthorized(r);
+    struct check *c = xcalloc(1, sizeof *c);
+    c->r = r;
+    c->next = next;
+    c->handler_claims = handler_claims;
+    snprintf(c->kid, sizeof c->kid, "%s", id);
+    EVP_PKEY *key = devproof_key(r->srv, id);
+    if (key)
+        return proof_ok(r, key, h + 7, c->jti) ? claim(c) : check_end(c, false);
+    c->jws = xstrdup(h + 7);
+    const char *p[] = {c->kid};
+    db_query(r->srv->db, "SELECT public_jwk, status FROM devices WHERE id = $1", 1, p,
+             on_device_row, c);
+}
+
+void devproof_check(struct req *r, void (*next)(struct req *r))
+{
+    check(r, next, false);
+}
+
+void devproof_check_unclaimed(struct req *r, void (*next)(struct req *r))
+{
+    check(r, next, true);
+}

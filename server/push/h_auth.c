@@ -1,0 +1,325 @@
+/* Push approval for applications (api.md 5): POST /auth (held, or 202 with
+ * Prefer: respond-async), GET /auth/{id}?wait=N, DELETE /auth/{id}. */
+#include "authview.h"
+#include "authwait.h"
+#include "challenge.h"
+#include "db.h"
+#include "dbbatch.h"
+#include "devpoll.h"
+#include "h_auth.h"
+#include "log.h"
+#include "protocol/otp.h"
+#include "pgarray.h"
+#include "server.h"
+#include "protocol/token.h"
+#include "valid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define TEXT_MAX 256
+#define TRANSACTION_MAX 4096
+#define TRANSACTION_DEPTH 4
+
+/* Columns of the create statements' SELECT lists (below): the function's own,
+ * then the auth view (authview.h; its fields are read by name, v_*). */
+enum { CREATED_OUTCOME, CREATED_RETRY_AFTER, CREATED_DEVICES, CREATED_NONCES, CREATED_VIEW };
+/* ...and of auth_cancel's: outcome, then the view. */
+enum { CANCELLED_OUTCOME, CANCELLED_VIEW };
+
+struct auth_input {
+    const char *username, *type, *message, *verification, *code;
+    json_t *context, *transaction;
+    json_int_t timeout;
+    bool async;
+    char drawn[4];
+};
+
+/* Nesting depth: a scalar is 0, {"a": 1} is 1. */
+static int depth(const json_t *v)
+{
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
+    int d = 0, x;
+    const char *k;
+    json_t *child;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, child)
+        {
+            if ((x = depth(child)) > d)
+                d = x;
+        }
+    } else {
+        json_array_foreach(v, i, child)
+        {
+            if ((x = depth(child)) > d)
+                d = x;
+        }
+    }
+    return d + 1;
+}
+
+static const char *check_context(const json_t *ctx)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)ctx, k, v)
+    {
+        if (!json_is_string(v) || !valid_text(json_string_value(v), TEXT_MAX))
+            return "context values must be strings of 1-256 characters";
+        if (!valid_text(k, 64))
+            return "context keys must be 1-64 characters";
+    }
+    return NULL;
+}
+
+static const char *check_transaction(const json_t *tx)
+{
+    char *s = json_dumps(tx, JSON_COMPACT);
+    size_t n = s ? strlen(s) : TRANSACTION_MAX + 1;
+    free(s);
+    if (n > TRANSACTION_MAX)
+        return "transaction must serialize to at most 4 KiB";
+    if (depth(tx) > TRANSACTION_DEPTH)
+        return "transaction nesting depth must be at most 4";
+    return NULL;
+}
+
+static bool three_digits(const char *s)
+{
+    return s && strlen(s) == 3 && strspn(s, "0123456789") == 3;
+}
+
+/* The verification code rules of api.md 5.2. */
+static const char *check_code(struct req *r, struct auth_input *in)
+{
+    bool required = r->srv->cfg->require_code;
+    if (!in->verification)
+        in->verification = required ? "code" : "none";
+    if (strcmp(in->verification, "none") && strcmp(in->verification, "code"))
+        return "verification must be none or code";
+    if (required && !strcmp(in->verification, "none"))
+        return "this server requires verification code";
+    if (!strcmp(in->verification, "none"))
+        return in->code ? "displayCode is only for verification code" : NULL;
+    if (in->code && in->async) /* api.md 5.2: the server draws it, unpredictable to anyone */
+        return "in asynchronous mode the server draws displayCode: do not send one";
+    if (in->code)
+        return three_digits(in->code) ? NULL : "displayCode must be three digits";
+    if (!in->async)
+        return "displayCode (three digits) is required with verification code";
+    if (otp_random_digits(in->drawn, 3) < 0)
+        return "cannot draw a code";
+    in->code = in->drawn;
+    return NULL;
+}
+
+static const char *check_input(struct req *r, struct auth_input *in)
+{
+    json_error_t err;
+    static char msg[160];
+    in->timeout = 60;
+    in->type = "authentication";
+    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:s, s?s, s?s, s?o, s?o, s?I, s?s, s?s}",
+                       "username", &in->username, "type", &in->type, "message", &in->message,
+                       "context", &in->context, "transaction", &in->transaction, "timeout",
+                       &in->timeout, "verification", &in->verification, "displayCode",
+                       &in->code) < 0) {
+        snprintf(msg, sizeof msg, "%s", err.text);
+        return msg;
+    }
+    if (!valid_username(in->username))
+        return "username must be 1-128 bytes without control characters";
+    if (strcmp(in->type, "authentication") && strcmp(in->type, "authorization"))
+        return "type must be authentication or authorization";
+    if (in->message && !valid_text(in->message, TEXT_MAX))
+        return "message must be 1-256 characters";
+    if (in->context && !json_is_object(in->context))
+        return "context must be an object";
+    if (in->transaction && !json_is_object(in->transaction))
+        return "transaction must be an object";
+    if (in->timeout < 5 || in->timeout > 300)
+        return "timeout must be 5-300 seconds";
+    const char *why = in->context ? check_context(in->context) : NULL;
+    if (!why && in->transaction)
+        why = check_transaction(in->transaction);
+    return why ? why : check_code(r, in);
+}
+
+/* Prefer: respond-async (RFC 7240) asks for the asynchronous mode (api.md 5.1). */
+static bool prefers_async(const struct req *r)
+{
+    const char *prefer = http_header(r, "Prefer");
+    return prefer && strcasestr(prefer, "respond-async");
+}
+
+static json_t *field_or_null(const json_t *body, const char *key)
+{
+    json_t *v = json_object_get(body, key);
+    return v ? v : json_null();
+}
+
+/* A field of the created request's auth view, by name ("v_username"). */
+static const char *view_field(const PGresult *res, const char *name)
+{
+    int col = PQfnumber(res, name);
+    return col < 0 ? "" : PQgetvalue(res, 0, col);
+}
+
+/* Tells the polls of the challenged devices that wait on this instance, and
+ * hands them the challenge signed now -- no read back from the database. */
+static void deliver_to(struct req *r, struct challenge_fields *f, const char *device,
+                       const char *nonce)
+{
+    devpoll_created(r->srv, device, f->request_id);
+    if (!devpoll_waiting(r->srv, device))
+        return;
+    f->device_id = device;
+    f->nonce = nonce;
+    json_t *item = challenge_item(r->srv, f);
+    if (item)
+        devpoll_deliver(r->srv, device, item);
+    else
+        devpoll_wake(r->srv, device); /* signing failed: let the poll read and sign */
+    json_decref(item);
+}
+
+/* The challenged devices and their nonces come as two text[] of one length. */
+static void deliver_challenges(struct req *r, PGresult *res, const json_t *view)
+{
+    const char *type = "authentication", *verification = NULL;
+    json_unpack(r->body, "{s?s, s?s}", "type", &type, "verification", &verification);
+    struct challenge_fields f = {
+        .request_id = json_string_value(json_object_get(view, "requestId")),
+        .app_id = r->app_id,
+        .app_name = r->app_name,
+        .username = view_field(res, "v_username"),
+        .type = type,
+        .verification = verification                ? verification
+                        : r->srv->cfg->require_code ? "code"
+                                                    : "none",
+        .message = field_or_null(r->body, "message"),
+        .context = field_or_null(r->body, "context"),
+        .transaction = field_or_null(r->body, "transaction"),
+        .iat = atoll(view_field(res, "v_created")),
+        .exp = atoll(view_field(res, "v_expires")),
+    };
+    struct pgarray devs, nonces;
+    int a = pgarray_parse(PQgetvalue(res, 0, CREATED_DEVICES), &devs);
+    int b = pgarray_parse(PQgetvalue(res, 0, CREATED_NONCES), &nonces);
+    if (a < 0 || b < 0 || devs.n != nonces.n)
+        log_kv(LOG_ERROR, "auth_create: unexpected devices/nonces", "request",
+               f.request_id ? f.request_id : "-", NULL);
+    for (size_t i = 0; i < devs.n && i < nonces.n; i++)
+        deliver_to(r, &f, devs.items[i], nonces.items[i]);
+    pgarray_free(&devs);
+    pgarray_free(&nonces);
+}
+
+static void on_auth_created(void *arg, enum db_status st, PGresult *res)
+{
+    struct req *r = arg;
+    if (st != DB_OK || PQntuples(res) != 1)
+        return http_db_failure(r, st);
+    const char *outcome = PQgetvalue(res, 0, CREATED_OUTCOME);
+    int retry = atoi(PQgetvalue(res, 0, CREATED_RETRY_AFTER));
+    if (!strcmp(outcome, "user_not_found"))
+        return http_problem(r, 404, "user_not_found", "no user of that name");
+    if (!strcmp(outcome, "no_active_device"))
+        return http_problem(r, 409, "no_active_device", "the user has no active device");
+    if (!strcmp(outcome, "locked"))
+        return http_problem_retry(r, 423, "locked", "pushes to this user are locked", retry);
+    if (!strcmp(outcome, "rate_limited"))
+        return http_problem_retry(r, 429, "rate_limited", "too many push requests for this user",
+                                  retry);
+    json_t *body = authview_json(res, 0, CREATED_VIEW);
+    deliver_challenges(r, res, body);
+    const char *id = json_string_value(json_object_get(body, "requestId"));
+    if (prefers_async(r)) {
+        char loc[96];
+        snprintf(loc, sizeof loc, "/auth/%s", id);
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Location", loc);
+        return http_reply_json(r, 202, body);
+    }
+    json_int_t timeout = 60;
+    json_unpack(r->body, "{s?I}", "timeout", &timeout);
+    authwait_hold_pending(r, id, (long)timeout * 1000);
+    json_decref(body);
+}
+
+/* Creates that queue for a connection share one statement and one commit. */
+static const struct db_batch create_batch = {
+    "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.i "
+    "FROM auth_create_batch($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) o",
+    DB_BATCH_MAX};
+
+void h_auth_create(struct req *r)
+{
+    struct auth_input in = {0};
+    in.async = prefers_async(r);
+    const char *why = check_input(r, &in);
+    if (why)
+        return http_bad_request(r, why);
+    char *id = token_new_id("q_", 12);
+    char *ctx = in.context ? json_dumps(in.context, JSON_COMPACT) : NULL;
+    char *tx = in.transaction ? json_dumps(in.transaction, JSON_COMPACT) : NULL;
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%lld", (long long)in.timeout);
+    const char *p[] = {r->app_id,  in.username,
+                       id,         in.type,
+                       in.message, ctx,
+                       tx,         in.verification,
+                       in.code,    in.async ? "true" : "false",
+                       timeout,    r->srv->instance_id};
+    db_query_batch(r->srv->db, &create_batch,
+                   "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).* "
+                   "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) o",
+                   12, p, on_auth_created, r);
+    free(id);
+    free(ctx);
+    free(tx);
+}
+
+static const char *owner(const struct req *r)
+{
+    return r->caller == CALLER_APP ? r->app_id : NULL;
+}
+
+void h_auth_get(struct req *r)
+{
+    const char *w = http_query(r, "wait");
+    char *end = NULL;
+    long wait = w ? strtol(w, &end, 10) : 0;
+    if (w && (end == w || *end || wait < 0 || wait > 60))
+        return http_bad_request(r, "wait must be an integer from 0 to 60");
+    if (!valid_id(r->params[0]))
+        return http_problem(r, 404, "not_found", "no auth request with that id");
+    authwait_hold(r, r->params[0], wait * 1000);
+}
+
+static void on_cancelled(void *arg, enum db_status st, PGresult *res)
+{
+    struct req *r = arg;
+    if (st != DB_OK || PQntuples(res) != 1)
+        return http_db_failure(r, st);
+    const char *outcome = PQgetvalue(res, 0, CANCELLED_OUTCOME);
+    if (!strcmp(outcome, "not_found"))
+        return http_problem(r, 404, "not_found", "no auth request with that id");
+    if (!strcmp(outcome, "already_decided"))
+        return http_problem(r, 409, "already_decided", "the request is no longer pending");
+    json_t *body = authview_json(res, 0, CANCELLED_VIEW);
+    authwait_resolve(r->srv, r->params[0], body);
+    http_reply_json(r, 200, body);
+}
+
+void h_auth_cancel(struct req *r)
+{
+    if (!valid_id(r->params[0]))
+        return http_problem(r, 404, "not_found", "no auth request with that id");
+    const char *p[] = {r->params[0], owner(r), r->srv->instance_id};
+    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM auth_cancel($1, $2, $3) o", 3, p,
+             on_cancelled, r);
+}
