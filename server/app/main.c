@@ -1,5 +1,6 @@
 /* pushgated: subcommand dispatch. Configuration comes from PUSHGATE_*
- * (api.md section 10) and is checked before anything else runs. */
+ * (api.md section 10) and is checked before anything else runs, except for
+ * "evidence verify", which is offline and reads no configuration. */
 #include "alloc.h"
 #include "audit.h"
 #include "cli.h"
@@ -14,7 +15,7 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME | key "
-               "rotate | audit verify | config]\n"
+               "rotate | audit verify | config | evidence verify --jwks F --device-key F]\n"
                "configuration: PUSHGATE_* environment variables (see docs/operations.md)\n");
     return f == stdout ? 0 : 2;
 }
@@ -26,6 +27,8 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : "serve";
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
         return usage(stdout);
+    if (!strcmp(cmd, "evidence")) /* offline: needs no configuration (api.md 7.1) */
+        return cli_evidence(argc - 1, argv + 1);
     struct config cfg;
     char err[256];
     if (config_load_env(&cfg, err, sizeof err) < 0) {

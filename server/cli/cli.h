@@ -18,5 +18,8 @@ int cli_user(const struct config *cfg, int argc, char **argv);
 int cli_key(const struct config *cfg, int argc, char **argv);
 /* pushgated config: prints the effective configuration; no database. */
 int cli_config(const struct config *cfg, int argc, char **argv);
+/* pushgated evidence verify: offline check of api.md 7.1; no configuration, no
+ * database (main.c dispatches it before loading the configuration). */
+int cli_evidence(int argc, char **argv);
 
 #endif
