@@ -437,9 +437,11 @@ static void test_bad_inputs(void **state)
     got = verify_with(json_string("x"), jwks, device);
     assert_string_equal(got, "malformed_auth_object");
     free(got);
-    got = verify_with(make_object(&(struct spec){0}), json_array(), device);
+    json_t *array = json_array();
+    got = verify_with(make_object(&(struct spec){0}), array, device);
     assert_string_equal(got, "jwks_malformed");
     free(got);
+    json_decref(array);
     json_t *bad = json_deep_copy(device);
     json_object_set_new(bad, "crv", json_string("P-384"));
     got = verify_with(make_object(&(struct spec){0}), jwks, bad);
