@@ -124,7 +124,85 @@ def b64url_seeds():
     ]
 
 
+def base32_seeds():
+    return [
+        ("empty", ""), ("f", "MY"), ("fo", "MZXQ"), ("foo", "MZXW6"), ("foob", "MZXW6YQ"),
+        ("foobar_padded", "MZXW6YTBOI======"), ("lowercase", "mzxw6ytboi"),
+        ("totp_seed", base64.b32encode(bytes(range(20))).decode()), ("bad_padding", "MY=="),
+        ("impossible_len", "MZX"), ("nonzero_tail", "MZ"), ("bytes", bytes(range(256))),
+    ]
+
+
+def otpauth_seeds():
+    seed = bytes(range(1, 21))
+    return [
+        ("plain", b"Example\0alice@example.com\0" + seed),
+        ("colon_space", b"ACME Co: Ltd\0bob:smith\0" + seed),
+        ("query_chars", b"a&issuer=x?\0u%40v=1#frag\0"),
+        ("utf8", "Bank \u00e9\u2026\0j\u00fcrgen\0".encode()),
+        ("empty", b""),
+    ]
+
+
+def devproof_seeds():
+    hdr = '{"alg":"ES256","typ":"pushgate-device+jwt","kid":"d_device01"}'
+
+    def proof(htm="GET", htu="/device/challenges", iat=1795000000, jti="aGVsbG8td29ybGQtMTIz"):
+        return json.dumps({"htm": htm, "htu": htu, "iat": iat, "jti": jti}, separators=(",", ":"))
+
+    return [
+        ("valid_get", "Device " + token(hdr, proof())),
+        ("valid_post", "Device " + token(hdr, proof("POST", "/device/challenges/q_622b95833bab53f6"))),
+        ("iat_skewed", "Device " + token(hdr, proof(iat=1795000061))),
+        ("jti_short", "Device " + token(hdr, proof(jti="short"))),
+        ("htu_other", "Device " + token(hdr, proof(htu="/device"))),
+        ("kid_invalid", "Device " + token('{"alg":"ES256","typ":"pushgate-device+jwt","kid":"a b"}', proof())),
+        ("no_kid", "Device " + token('{"alg":"ES256","typ":"pushgate-device+jwt"}', proof())),
+        ("typ_response", "Device " + token('{"alg":"ES256","typ":"pushgate-response+jwt","kid":"d_device01"}', proof())),
+        ("bearer", "Bearer " + token(hdr, proof())),
+        ("no_scheme", token(hdr, proof())),
+        ("lowercase_scheme", "device " + token(hdr, proof())),
+    ]
+
+
+def bodies_seeds():
+    """Bodies as the integration tests send them, one or two per route, and near misses."""
+    jwk = {"kty": "EC", "crv": "P-256", "x": RFC_X, "y": RFC_Y}
+    seeds = {
+        "auth_min": {"username": "alice"},
+        "auth_full": {"username": "alice", "type": "authorization", "message": "Pay 10 EUR",
+                      "context": {"ip": "192.0.2.1", "city": "Z\u00fcrich"},
+                      "transaction": {"amount": {"value": "10.00", "currency": "EUR"}, "to": ["x"]},
+                      "timeout": 30, "verification": "code", "displayCode": "042"},
+        "auth_none_nulls": {"username": "alice", "verification": "none", "displayCode": None,
+                            "message": None},
+        "auth_deep": {"username": "alice", "transaction": {"a": {"b": {"c": {"d": {}}}}}},
+        "auth_control": {"username": "al\u0085ice", "message": "a\u0007"},
+        "device_answer": {"response": RFC_JWS},
+        "registration": {"username": "alice", "email": "alice@example.com"},
+        "registration_full": {"username": "alice", "email": "alice@example.com",
+                              "displayName": "Alice A.", "expiresIn": 300},
+        "registration_unknown": {"username": "alice", "email": "alice@example.com", "isAdmin": True},
+        "link_bind": {"publicKey": jwk, "deviceName": "Pixel 8", "proof": RFC_JWS},
+        "mfa_setup_totp": {"channel": "totp"},
+        "mfa_setup_email": {"channel": "email", "email": "alice@example.com"},
+        "mfa_setup_sms": {"channel": "sms", "phone": "+15551234567"},
+        "mfa_code": {"code": "123456"},
+        "mfa_backup": {"code": "abcd-efgh-jk"},
+        "mfa_empty": {},
+        "mfa_requirements": {"login": True, "withdrawal": False, "deviceRemoval": None},
+    }
+    out = [(k, json.dumps(v)) for k, v in seeds.items()]
+    out.append(("duplicate_key", '{"username":"alice","username":"bob"}'))
+    out.append(("not_object", '["alice"]'))
+    return out
+
+
+SEEDS = {"jws": jws_seeds, "jwk": jwk_seeds, "b64url": b64url_seeds, "base32": base32_seeds,
+         "otpauth": otpauth_seeds, "devproof": devproof_seeds, "bodies": bodies_seeds}
+
 if __name__ == "__main__":
-    write("jws", jws_seeds())
-    write("jwk", jwk_seeds())
-    write("b64url", b64url_seeds())
+    import sys
+    # make_seeds.py [name ...]: only those corpora (the signatures differ on every run)
+    for name in sys.argv[1:] or SEEDS:
+        write(name, SEEDS[name]())
