@@ -192,7 +192,49 @@ def bodies_seeds():
         "mfa_empty": {},
         "mfa_requirements": {"login": True, "withdrawal": False, "deviceRemoval": None},
     }
-    out = [(k, json.dumps(v)) for k, v in seeds.items()]
+    # at the limits, so that a one-character mutation crosses them
+    seeds["auth_limits"] = {"username": "u" * 126 + "\u00e9", "message": "\u00e9" * 256,
+                            "context": {"k" * 64: "v" * 256}, "timeout": 300}
+    seeds["registration_limits"] = {"username": "u" * 128, "email": "a@" + "b" * 252,
+                                    "displayName": "\u2026" * 128, "expiresIn": 604800}
+    seeds["link_bind_limits"] = {"publicKey": jwk, "deviceName": "n" * 64, "proof": "x"}
+    seeds["auth_transaction_4k"] = {"username": "alice", "transaction": {"k": "v" * 4088}}
+    seeds["mfa_code_long"] = {"code": "1" * 64}
+    # one near miss per check, so that a check that goes wrong lets its seed through
+    sms = {"channel": "sms", "phone": "+15551234567"}
+    seeds.update({
+        "auth_type_other": {"username": "alice", "type": "payment"},
+        "auth_timeout_301": {"username": "alice", "timeout": 301},
+        "auth_timeout_4": {"username": "alice", "timeout": 4},
+        "auth_context_number": {"username": "alice", "context": {"n": 1}},
+        "auth_context_array": {"username": "alice", "context": ["x"]},
+        "auth_transaction_array": {"username": "alice", "transaction": [1]},
+        "auth_verification_other": {"username": "alice", "verification": "sms"},
+        "auth_code_two_digits": {"username": "alice", "verification": "code", "displayCode": "42"},
+        "auth_code_with_none": {"username": "alice", "verification": "none", "displayCode": "042"},
+        "auth_code_missing": {"username": "alice", "verification": "code"},
+        "registration_no_at": {"username": "alice", "email": "alice.example.com"},
+        "registration_two_at": {"username": "alice", "email": "a@b@c"},
+        "registration_space": {"username": "alice", "email": "a b@c"},
+        "registration_expires_299": {"username": "alice", "email": "a@b.c", "expiresIn": 299},
+        "registration_display_empty": {"username": "alice", "email": "a@b.c", "displayName": ""},
+        "link_bind_name_empty": {"publicKey": jwk, "deviceName": "", "proof": "x"},
+        "link_bind_proof_number": {"publicKey": jwk, "deviceName": "n", "proof": 1},
+        "mfa_setup_totp_email": {"channel": "totp", "email": "a@b.c"},
+        "mfa_setup_email_phone": {"channel": "email", "phone": "+15551234567"},
+        "mfa_setup_email_bad": {"channel": "email", "email": "a@"},
+        "mfa_setup_sms_email": dict(sms, email="a@b.c"),
+        "mfa_setup_sms_no_phone": {"channel": "sms"},
+        "mfa_setup_sms_short": {"channel": "sms", "phone": "+1555123"},
+        "mfa_setup_sms_plus0": {"channel": "sms", "phone": "+05551234567"},
+        "mfa_setup_voice": {"channel": "voice"},
+        "mfa_code_number": {"code": 123456},
+        "mfa_code_empty": {"code": ""},
+        "mfa_requirements_number": {"deviceRemoval": 1},
+        "mfa_requirements_string": {"login": "true"},
+        "mfa_requirements_withdrawal": {"withdrawal": {}},
+    })
+    out = [(k, json.dumps(v, ensure_ascii=False)) for k, v in seeds.items()]
     out.append(("duplicate_key", '{"username":"alice","username":"bob"}'))
     out.append(("not_object", '["alice"]'))
     return out
