@@ -3,9 +3,7 @@
 #include "protocol/jws.h"
 #include "valid.h"
 
-#include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int devproof_parse_header(const char *authorization, char kid[DEVPROOF_ID_SIZE], const char **jws)
@@ -24,8 +22,7 @@ int devproof_parse_header(const char *authorization, char kid[DEVPROOF_ID_SIZE],
     return valid ? 0 : -1;
 }
 
-/* Every claim of the proof, after the signature verified. */
-static bool claims_ok(const json_t *payload, const char *method, const char *path, time_t now)
+bool devproof_claims_ok(const json_t *payload, const char *method, const char *path, time_t now)
 {
     const char *htm, *htu, *jti;
     json_int_t iat;
@@ -33,8 +30,10 @@ static bool claims_ok(const json_t *payload, const char *method, const char *pat
                     &iat, "jti", &jti) < 0)
         return false;
     size_t jlen = strlen(jti);
-    return strcmp(htm, method) == 0 && strcmp(htu, path) == 0 &&
-           llabs((long long)(now - iat)) <= DEVPROOF_IAT_SKEW_S && jlen >= 16 && jlen <= 64;
+    /* iat is the sender's: now - iat could overflow (iat near LLONG_MIN), now +- 60 cannot */
+    json_int_t t = (json_int_t)now;
+    return strcmp(htm, method) == 0 && strcmp(htu, path) == 0 && iat >= t - DEVPROOF_IAT_SKEW_S &&
+           iat <= t + DEVPROOF_IAT_SKEW_S && jlen >= 16 && jlen <= 64;
 }
 
 bool devproof_verify(const char *jws, EVP_PKEY *key, const char *method, const char *path,
@@ -42,7 +41,7 @@ bool devproof_verify(const char *jws, EVP_PKEY *key, const char *method, const c
 {
     json_t *payload = NULL;
     bool ok = key && jws_verify_es256(jws, key, "pushgate-device+jwt", NULL, &payload) == 0 &&
-              claims_ok(payload, method, path, now);
+              devproof_claims_ok(payload, method, path, now);
     if (ok)
         snprintf(jti, DEVPROOF_ID_SIZE, "%s", json_string_value(json_object_get(payload, "jti")));
     json_decref(payload);

@@ -4,6 +4,7 @@
 #ifndef PUSHGATE_DEVPROOF_PARSE_H
 #define PUSHGATE_DEVPROOF_PARSE_H
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <time.h>
@@ -16,6 +17,10 @@
  * pointing at the JWS inside authorization; -1 (nothing else is set) otherwise. Only
  * the header is decoded: the signature waits for the device's key. */
 int devproof_parse_header(const char *authorization, char kid[DEVPROOF_ID_SIZE], const char **jws);
+
+/* The claims of a proof whose signature verified: htm == method, htu == path,
+ * |now - iat| <= DEVPROOF_IAT_SKEW_S, jti a string of 16-64 characters. */
+bool devproof_claims_ok(const json_t *payload, const char *method, const char *path, time_t now);
 
 /* The signature under key (ES256, typ pushgate-device+jwt; key may be NULL: false) and
  * every claim: htm == method, htu == path, |now - iat| <= DEVPROOF_IAT_SKEW_S, jti of

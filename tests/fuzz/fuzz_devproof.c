@@ -3,7 +3,8 @@
  * "Device <JWS>" whose header names a valid kid, and point into the input; the proof
  * is then verified with a fixed key (RFC 7515 A.3), method, path and clock, and one
  * that passes must really carry those claims (read back with jws_peek), a jti of
- * 16-64 characters, and fail at any other time, method or path and without a key. */
+ * 16-64 characters, and fail at any other time, method or path and without a key.
+ * The input is also taken as a payload whose claims alone are checked. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,6 +68,25 @@ static void check_verify(const char *jws, const char *method, const char *path)
         abort();
 }
 
+/* The input as a proof's payload: the claims alone, as if the signature verified (the
+ * fuzzer cannot sign, so this is how it reaches them). */
+static void check_payload(const uint8_t *data, size_t size)
+{
+    json_t *p = json_loadb((const char *)data, size, 0, NULL);
+    if (!p)
+        return;
+    const char *method = "POST", *path = "/device/challenges/q_622b95833bab53f6";
+    if (devproof_claims_ok(p, method, path, NOW)) {
+        json_int_t iat = json_integer_value(json_object_get(p, "iat"));
+        size_t n = strlen(json_string_value(json_object_get(p, "jti")));
+        if (strcmp(json_string_value(json_object_get(p, "htm")), method) ||
+            strcmp(json_string_value(json_object_get(p, "htu")), path) ||
+            iat < NOW - DEVPROOF_IAT_SKEW_S || iat > NOW + DEVPROOF_IAT_SKEW_S || n < 16 || n > 64)
+            abort();
+    }
+    json_decref(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = malloc(size + 1);
@@ -89,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* the proof alone, as a JWS, whatever the header prefix */
     check_verify(s, "GET", "/device/challenges");
+    check_payload(data, size);
     free(s);
     return 0;
 }

@@ -162,6 +162,10 @@ def devproof_seeds():
         ("bearer", "Bearer " + token(hdr, proof())),
         ("no_scheme", token(hdr, proof())),
         ("lowercase_scheme", "device " + token(hdr, proof())),
+        # payloads alone (fuzz_devproof also checks its input's claims without a signature)
+        ("claims_valid", proof("POST", "/device/challenges/q_622b95833bab53f6")),
+        ("claims_iat_min", proof("POST", "/device/challenges/q_622b95833bab53f6", iat=-9223372036854775808)),
+        ("claims_iat_max", proof("POST", "/device/challenges/q_622b95833bab53f6", iat=9223372036854775807)),
     ]
 
 
