@@ -3,6 +3,7 @@
 #include "alloc.h"
 #include "db.h"
 #include "dbbatch.h"
+#include "devproof_parse.h"
 #include "hmap.h"
 #include "protocol/jwk.h"
 #include "protocol/jws.h"
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#define IAT_SKEW_S 60
 #define JTI_PURGE_S 60       /* rows older than the 120 s window go this often */
 #define KEY_CACHE_MAX 200000 /* beyond: start again (keys are cheap to re-read) */
 
@@ -103,29 +103,10 @@ struct check {
     bool handler_claims; /* AUTH_DEVICE_JTI: hand the jti to next instead */
 };
 
-/* Every claim of the proof, after the signature verified. */
-static bool claims_ok(struct req *r, const json_t *payload)
-{
-    const char *htm, *htu, *jti;
-    json_int_t iat;
-    if (json_unpack((json_t *)payload, "{s:s, s:s, s:I, s:s}", "htm", &htm, "htu", &htu, "iat",
-                    &iat, "jti", &jti) < 0)
-        return false;
-    size_t jlen = strlen(jti);
-    return strcmp(htm, http_method_name(r)) == 0 && strcmp(htu, http_path(r)) == 0 &&
-           llabs((long long)(time(NULL) - iat)) <= IAT_SKEW_S && jlen >= 16 && jlen <= 64;
-}
-
 /* Signature and claims under key; copies the jti (16-64 chars) into jti[72]. */
 static bool proof_ok(struct req *r, EVP_PKEY *key, const char *jws, char *jti)
 {
-    json_t *payload = NULL;
-    bool ok = key && jws_verify_es256(jws, key, "pushgate-device+jwt", NULL, &payload) == 0 &&
-              claims_ok(r, payload);
-    if (ok)
-        snprintf(jti, 72, "%s", json_string_value(json_object_get(payload, "jti")));
-    json_decref(payload);
-    return ok;
+    return devproof_verify(jws, key, http_method_name(r), http_path(r), time(NULL), jti);
 }
 
 /* The claim of a jti (sql/012_device_jtis.sql): one row when it was not seen in the
@@ -203,17 +184,9 @@ static void on_device_row(void *arg, enum db_status st, PGresult *res)
  * device's status itself (sql/006_auth.sql, sql/008_lean_auth.sql). */
 static void check(struct req *r, void (*next)(struct req *r), bool handler_claims)
 {
-    const char *h = http_header(r, "Authorization");
-    json_t *hdr = NULL;
-    if (!h || strncmp(h, "Device ", 7) != 0 || jws_peek_header(h + 7, &hdr) < 0)
-        return devproof_unauthorized(r);
-    const char *kid = json_string_value(json_object_get(hdr, "kid"));
-    char id[72];
-    bool valid = kid && valid_id(kid);
-    if (valid)
-        snprintf(id, sizeof id, "%s", kid);
-    json_decref(hdr);
-    if (!valid)
+    const char *jws;
+    char id[DEVPROOF_ID_SIZE];
+    if (devproof_parse_header(http_header(r, "Authorization"), id, &jws) < 0)
         return devproof_unauthorized(r);
     struct check *c = xcalloc(1, sizeof *c);
     c->r = r;
@@ -222,8 +195,8 @@ static void check(struct req *r, void (*next)(struct req *r), bool handler_claim
     snprintf(c->kid, sizeof c->kid, "%s", id);
     EVP_PKEY *key = devproof_key(r->srv, id);
     if (key)
-        return proof_ok(r, key, h + 7, c->jti) ? claim(c) : check_end(c, false);
-    c->jws = xstrdup(h + 7);
+        return proof_ok(r, key, jws, c->jti) ? claim(c) : check_end(c, false);
+    c->jws = xstrdup(jws);
     const char *p[] = {c->kid};
     db_query(r->srv->db, "SELECT public_jwk, status FROM devices WHERE id = $1", 1, p,
              on_device_row, c);

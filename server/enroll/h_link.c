@@ -4,6 +4,7 @@
 #include "alloc.h"
 #include "protocol/aead.h"
 #include "db.h"
+#include "enroll_body.h"
 #include "h_link.h"
 #include "protocol/jwk.h"
 #include "protocol/jws.h"
@@ -283,21 +284,18 @@ static void on_bind_lookup(void *arg, enum db_status st, PGresult *res)
 /* Only shape checks here: the key and the proof wait for the token lookup. */
 void h_link_bind(struct req *r)
 {
-    json_t *jwk;
-    const char *name, *proof;
-    json_error_t err;
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:o, s:s, s:s}", "publicKey", &jwk,
-                       "deviceName", &name, "proof", &proof) < 0)
-        return http_bad_request(r, err.text);
-    if (!valid_text(name, 64))
-        return http_bad_request(r, "deviceName must be 1-64 characters");
+    struct link_bind_input in;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    const char *bad = link_bind_body(r->body, &in, why);
+    if (bad)
+        return http_bad_request(r, bad);
     if (!token_ok(r->params[0]))
         return link_unusable(r, "not_found", false);
     struct bind *b = xcalloc(1, sizeof *b);
     b->r = r;
-    b->name = name;
-    b->key_jwk = jwk;
-    b->proof = proof;
+    b->name = in.name;
+    b->key_jwk = in.jwk;
+    b->proof = in.proof;
     token_sha256_hex(r->params[0], b->hash);
     const char *p[] = {b->hash, "false"};
     db_query(r->srv->db, "SELECT * FROM registration_by_token($1, $2)", 2, p, on_bind_lookup, b);

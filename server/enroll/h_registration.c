@@ -1,6 +1,7 @@
 /* Registration endpoints for applications and admins (api.md 4). */
 #include "protocol/aead.h"
 #include "db.h"
+#include "enroll_body.h"
 #include "h_registration.h"
 #include "mailmsg.h"
 #include "outbox.h"
@@ -14,7 +15,6 @@
 #include <string.h>
 
 #define REG_PER_HOUR 5
-#define REG_EXPIRES_DEFAULT 86400
 
 /* Replies with a JSON document that PostgreSQL built (column col). */
 static void reply_db_json(struct req *r, int status, PGresult *res, int col)
@@ -73,20 +73,13 @@ static char *sealed_mail(struct req *r, const char *email, const char *link)
 
 void h_registration_create(struct req *r)
 {
-    const char *username, *email, *display = NULL;
-    json_int_t expires = REG_EXPIRES_DEFAULT;
-    json_error_t err;
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:s, s:s, s?s, s?I}", "username", &username,
-                       "email", &email, "displayName", &display, "expiresIn", &expires) < 0)
-        return http_bad_request(r, err.text);
-    if (!valid_username(username))
-        return http_bad_request(r, "username must be 1-128 bytes without control characters");
-    if (!mailmsg_address_ok(email))
-        return http_bad_request(r, "email is not a valid address");
-    if (display && !valid_text(display, 128))
-        return http_bad_request(r, "displayName must be 1-128 characters");
-    if (expires < 300 || expires > 604800)
-        return http_bad_request(r, "expiresIn must be 300-604800 seconds");
+    struct registration_input in;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    const char *bad = registration_body(r->body, &in, why);
+    if (bad)
+        return http_bad_request(r, bad);
+    const char *username = in.username, *email = in.email, *display = in.display;
+    json_int_t expires = in.expires;
     char token[64], token_hash[65], link[1024], exp[24];
     char *id = token_new_id("r_", 12);
     if (!id || token_random_b64(token, sizeof token, 32) < 0) {

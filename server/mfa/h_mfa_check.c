@@ -6,14 +6,13 @@
 #include "db.h"
 #include "h_mfa_check.h"
 #include "mfa.h"
+#include "mfa_body.h"
 #include "server.h"
 #include "valid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MFA_CODE_MAX 64 /* longer input cannot be a code of ours */
 
 /* The candidates as parameters: step, mac, hash, salt, hashes (NULL where absent). */
 struct check_params {
@@ -65,7 +64,7 @@ static int check_request(struct req *r, const char *code)
         http_problem(r, 404, "user_not_found", "the application has no user of that name");
         return -1;
     }
-    if (code && (!*code || strlen(code) > MFA_CODE_MAX)) {
+    if (!mfa_code_ok(code)) {
         http_bad_request(r, "code must be 1-64 characters");
         return -1;
     }
@@ -126,10 +125,10 @@ static void enable_loaded(struct mfa_op *op)
 
 void h_mfa_enable(struct req *r)
 {
-    const char *code;
-    json_error_t err;
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:s}", "code", &code) < 0)
-        return http_bad_request(r, err.text);
+    const char *code, *bad;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    if ((bad = mfa_code_body(r->body, &code, why)))
+        return http_bad_request(r, bad);
     if (check_request(r, code) < 0)
         return;
     struct mfa_op *op = mfa_op_new(r, MFA_ENABLE, code);
@@ -204,19 +203,19 @@ static void check_start(struct req *r, enum mfa_action action, const char *code)
 
 void h_mfa_verify(struct req *r)
 {
-    const char *code;
-    json_error_t err;
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:s}", "code", &code) < 0)
-        return http_bad_request(r, err.text);
+    const char *code, *bad;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    if ((bad = mfa_code_body(r->body, &code, why)))
+        return http_bad_request(r, bad);
     check_start(r, MFA_VERIFY, code);
 }
 
 void h_mfa_backup_codes(struct req *r)
 {
-    const char *code;
-    json_error_t err;
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:s}", "code", &code) < 0)
-        return http_bad_request(r, err.text);
+    const char *code, *bad;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    if ((bad = mfa_code_body(r->body, &code, why)))
+        return http_bad_request(r, bad);
     check_start(r, MFA_REGEN, code);
 }
 
@@ -224,18 +223,16 @@ void h_mfa_backup_codes(struct req *r)
  * and names the application with ?applicationId=, since usernames are per application. */
 void h_mfa_disable(struct req *r)
 {
-    const char *code = NULL;
-    json_error_t err;
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s?s}", "code", &code) < 0)
-        return http_bad_request(r, err.text);
+    const char *code, *bad;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    if ((bad = mfa_disable_body(r->body, r->caller == CALLER_ADMIN, &code, why)))
+        return http_bad_request(r, bad);
     if (r->caller == CALLER_ADMIN) {
         const char *app = http_query(r, "applicationId");
         if (!app || !valid_id(app))
             return http_bad_request(r, "an admin names the application: ?applicationId=...");
         free(r->app_id);
         r->app_id = xstrdup(app);
-    } else if (!code) {
-        return http_bad_request(r, "code is required");
     }
     check_start(r, MFA_DISABLE, code);
 }

@@ -8,6 +8,7 @@
 #include "mailmsg.h"
 #include "outbox.h"
 #include "mfa.h"
+#include "mfa_body.h"
 #include "qrsvg.h"
 #include "server.h"
 #include "valid.h"
@@ -150,38 +151,15 @@ static void setup_email_known(struct mfa_op *op)
     setup_code(op);
 }
 
-/* The request's fields for its channel; NULL when they fit, else what is wrong. */
-static const char *check_setup(struct req *r, const char *channel, const char *email,
-                               const char *phone)
-{
-    if (!valid_username(r->params[0]))
-        return "username must be 1-128 bytes without control characters";
-    if (strcmp(channel, "totp") == 0)
-        return email || phone ? "totp takes neither email nor phone" : NULL;
-    if (strcmp(channel, "email") == 0) {
-        if (phone)
-            return "email takes no phone";
-        return email && !mailmsg_address_ok(email) ? "email is not a valid address" : NULL;
-    }
-    if (strcmp(channel, "sms") == 0) {
-        if (email)
-            return "sms takes no email";
-        if (!phone || !otp_is_e164(phone))
-            return "phone must be an E.164 number such as +15551234567";
-        return r->srv->cfg->sms_webhook_url ? NULL : "no SMS gateway is configured";
-    }
-    return "channel must be totp, email or sms";
-}
-
 void h_mfa_setup(struct req *r)
 {
-    const char *channel, *email = NULL, *phone = NULL, *bad;
-    json_error_t err;
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:s, s?s, s?s}", "channel", &channel, "email",
-                       &email, "phone", &phone) < 0)
-        return http_bad_request(r, err.text);
-    if ((bad = check_setup(r, channel, email, phone)))
+    struct mfa_setup_input in;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    const char *bad =
+        mfa_setup_body(r->body, r->params[0], r->srv->cfg->sms_webhook_url != NULL, &in, why);
+    if (bad)
         return http_bad_request(r, bad);
+    const char *channel = in.channel, *email = in.email, *phone = in.phone;
     struct mfa_op *op = mfa_op_new(r, MFA_SETUP, NULL);
     op->want_channel = !strcmp(channel, "totp")  ? "totp"
                        : !strcmp(channel, "sms") ? "sms"

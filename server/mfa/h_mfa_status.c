@@ -2,6 +2,7 @@
  * (api.md 8). Both objects are built by PostgreSQL (sql/005_mfa.sql). */
 #include "db.h"
 #include "h_mfa_status.h"
+#include "mfa_body.h"
 #include "server.h"
 #include "valid.h"
 
@@ -46,16 +47,14 @@ static const char *flag(json_t *v)
 
 void h_mfa_requirements(struct req *r)
 {
-    json_t *login = NULL, *withdrawal = NULL, *removal = NULL;
-    json_error_t err;
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s?o, s?o, s?o}", "login", &login, "withdrawal",
-                       &withdrawal, "deviceRemoval", &removal) < 0)
-        return http_bad_request(r, err.text);
-    if ((login && !json_is_boolean(login)) || (withdrawal && !json_is_boolean(withdrawal)) ||
-        (removal && !json_is_boolean(removal)))
-        return http_bad_request(r, "login, withdrawal and deviceRemoval are booleans");
+    struct mfa_requirements_input in;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    const char *bad = mfa_requirements_body(r->body, &in, why);
+    if (bad)
+        return http_bad_request(r, bad);
     if (!valid_username(r->params[0]))
         return user_not_found(r);
-    const char *p[] = {r->app_id, r->params[0], flag(login), flag(withdrawal), flag(removal)};
+    const char *p[] = {r->app_id, r->params[0], flag(in.login), flag(in.withdrawal),
+                       flag(in.removal)};
     db_query(r->srv->db, "SELECT mfa_set_requirements($1, $2, $3, $4, $5)", 5, p, on_json, r);
 }

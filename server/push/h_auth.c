@@ -8,8 +8,8 @@
 #include "devpoll.h"
 #include "h_auth.h"
 #include "log.h"
-#include "protocol/otp.h"
 #include "pgarray.h"
+#include "push_body.h"
 #include "server.h"
 #include "protocol/token.h"
 #include "valid.h"
@@ -19,135 +19,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define TEXT_MAX 256
-#define TRANSACTION_MAX 4096
-#define TRANSACTION_DEPTH 4
-
 /* Columns of the create statements' SELECT lists (below): the function's own,
  * then the auth view (authview.h; its fields are read by name, v_*). */
 enum { CREATED_OUTCOME, CREATED_RETRY_AFTER, CREATED_DEVICES, CREATED_NONCES, CREATED_VIEW };
 /* ...and of auth_cancel's: outcome, then the view. */
 enum { CANCELLED_OUTCOME, CANCELLED_VIEW };
-
-struct auth_input {
-    const char *username, *type, *message, *verification, *code;
-    json_t *context, *transaction;
-    json_int_t timeout;
-    bool async;
-    char drawn[4];
-};
-
-/* Nesting depth: a scalar is 0, {"a": 1} is 1. */
-static int depth(const json_t *v)
-{
-    if (!json_is_object(v) && !json_is_array(v))
-        return 0;
-    int d = 0, x;
-    const char *k;
-    json_t *child;
-    size_t i;
-    if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, child)
-        {
-            if ((x = depth(child)) > d)
-                d = x;
-        }
-    } else {
-        json_array_foreach(v, i, child)
-        {
-            if ((x = depth(child)) > d)
-                d = x;
-        }
-    }
-    return d + 1;
-}
-
-static const char *check_context(const json_t *ctx)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)ctx, k, v)
-    {
-        if (!json_is_string(v) || !valid_text(json_string_value(v), TEXT_MAX))
-            return "context values must be strings of 1-256 characters";
-        if (!valid_text(k, 64))
-            return "context keys must be 1-64 characters";
-    }
-    return NULL;
-}
-
-static const char *check_transaction(const json_t *tx)
-{
-    char *s = json_dumps(tx, JSON_COMPACT);
-    size_t n = s ? strlen(s) : TRANSACTION_MAX + 1;
-    free(s);
-    if (n > TRANSACTION_MAX)
-        return "transaction must serialize to at most 4 KiB";
-    if (depth(tx) > TRANSACTION_DEPTH)
-        return "transaction nesting depth must be at most 4";
-    return NULL;
-}
-
-static bool three_digits(const char *s)
-{
-    return s && strlen(s) == 3 && strspn(s, "0123456789") == 3;
-}
-
-/* The verification code rules of api.md 5.2. */
-static const char *check_code(struct req *r, struct auth_input *in)
-{
-    bool required = r->srv->cfg->require_code;
-    if (!in->verification)
-        in->verification = required ? "code" : "none";
-    if (strcmp(in->verification, "none") && strcmp(in->verification, "code"))
-        return "verification must be none or code";
-    if (required && !strcmp(in->verification, "none"))
-        return "this server requires verification code";
-    if (!strcmp(in->verification, "none"))
-        return in->code ? "displayCode is only for verification code" : NULL;
-    if (in->code && in->async) /* api.md 5.2: the server draws it, unpredictable to anyone */
-        return "in asynchronous mode the server draws displayCode: do not send one";
-    if (in->code)
-        return three_digits(in->code) ? NULL : "displayCode must be three digits";
-    if (!in->async)
-        return "displayCode (three digits) is required with verification code";
-    if (otp_random_digits(in->drawn, 3) < 0)
-        return "cannot draw a code";
-    in->code = in->drawn;
-    return NULL;
-}
-
-static const char *check_input(struct req *r, struct auth_input *in)
-{
-    json_error_t err;
-    static char msg[160];
-    in->timeout = 60;
-    in->type = "authentication";
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:s, s?s, s?s, s?o, s?o, s?I, s?s, s?s}",
-                       "username", &in->username, "type", &in->type, "message", &in->message,
-                       "context", &in->context, "transaction", &in->transaction, "timeout",
-                       &in->timeout, "verification", &in->verification, "displayCode",
-                       &in->code) < 0) {
-        snprintf(msg, sizeof msg, "%s", err.text);
-        return msg;
-    }
-    if (!valid_username(in->username))
-        return "username must be 1-128 bytes without control characters";
-    if (strcmp(in->type, "authentication") && strcmp(in->type, "authorization"))
-        return "type must be authentication or authorization";
-    if (in->message && !valid_text(in->message, TEXT_MAX))
-        return "message must be 1-256 characters";
-    if (in->context && !json_is_object(in->context))
-        return "context must be an object";
-    if (in->transaction && !json_is_object(in->transaction))
-        return "transaction must be an object";
-    if (in->timeout < 5 || in->timeout > 300)
-        return "timeout must be 5-300 seconds";
-    const char *why = in->context ? check_context(in->context) : NULL;
-    if (!why && in->transaction)
-        why = check_transaction(in->transaction);
-    return why ? why : check_code(r, in);
-}
 
 /* Prefer: respond-async (RFC 7240) asks for the asynchronous mode (api.md 5.1). */
 static bool prefers_async(const struct req *r)
@@ -260,7 +136,7 @@ void h_auth_create(struct req *r)
 {
     struct auth_input in = {0};
     in.async = prefers_async(r);
-    const char *why = check_input(r, &in);
+    const char *why = auth_body_check(r->body, r->srv->cfg->require_code, &in);
     if (why)
         return http_bad_request(r, why);
     char *id = token_new_id("q_", 12);

@@ -9,6 +9,7 @@
 #include "h_device.h"
 #include "protocol/jws.h"
 #include "metrics.h"
+#include "push_body.h"
 #include "server.h"
 #include "valid.h"
 
@@ -99,10 +100,10 @@ static const struct db_batch decide_batch = {
 
 void h_device_answer(struct req *r)
 {
-    const char *jws;
-    json_error_t err;
-    if (json_unpack_ex(r->body, &err, JSON_STRICT, "{s:s}", "response", &jws) < 0)
-        return http_bad_request(r, err.text);
+    const char *jws, *bad;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    if ((bad = device_answer_body(r->body, &jws, why)))
+        return http_bad_request(r, bad);
     if (!valid_id(r->params[0]))
         return http_problem(r, 404, "not_found", "no challenge for this device with that id");
     struct answer a = {0};

@@ -124,7 +124,131 @@ def b64url_seeds():
     ]
 
 
+def base32_seeds():
+    return [
+        ("empty", ""), ("f", "MY"), ("fo", "MZXQ"), ("foo", "MZXW6"), ("foob", "MZXW6YQ"),
+        ("foobar_padded", "MZXW6YTBOI======"), ("lowercase", "mzxw6ytboi"),
+        ("totp_seed", base64.b32encode(bytes(range(20))).decode()), ("bad_padding", "MY=="),
+        ("impossible_len", "MZX"), ("nonzero_tail", "MZ"), ("bytes", bytes(range(256))),
+    ]
+
+
+def otpauth_seeds():
+    seed = bytes(range(1, 21))
+    return [
+        ("plain", b"Example\0alice@example.com\0" + seed),
+        ("colon_space", b"ACME Co: Ltd\0bob:smith\0" + seed),
+        ("query_chars", b"a&issuer=x?\0u%40v=1#frag\0"),
+        ("utf8", "Bank \u00e9\u2026\0j\u00fcrgen\0".encode()),
+        ("empty", b""),
+    ]
+
+
+def devproof_seeds():
+    hdr = '{"alg":"ES256","typ":"pushgate-device+jwt","kid":"d_device01"}'
+
+    def proof(htm="GET", htu="/device/challenges", iat=1795000000, jti="aGVsbG8td29ybGQtMTIz"):
+        return json.dumps({"htm": htm, "htu": htu, "iat": iat, "jti": jti}, separators=(",", ":"))
+
+    return [
+        ("valid_get", "Device " + token(hdr, proof())),
+        ("valid_post", "Device " + token(hdr, proof("POST", "/device/challenges/q_622b95833bab53f6"))),
+        ("iat_skewed", "Device " + token(hdr, proof(iat=1795000061))),
+        ("jti_short", "Device " + token(hdr, proof(jti="short"))),
+        ("htu_other", "Device " + token(hdr, proof(htu="/device"))),
+        ("kid_invalid", "Device " + token('{"alg":"ES256","typ":"pushgate-device+jwt","kid":"a b"}', proof())),
+        ("no_kid", "Device " + token('{"alg":"ES256","typ":"pushgate-device+jwt"}', proof())),
+        ("typ_response", "Device " + token('{"alg":"ES256","typ":"pushgate-response+jwt","kid":"d_device01"}', proof())),
+        ("bearer", "Bearer " + token(hdr, proof())),
+        ("no_scheme", token(hdr, proof())),
+        ("lowercase_scheme", "device " + token(hdr, proof())),
+        # payloads alone (fuzz_devproof also checks its input's claims without a signature)
+        ("claims_valid", proof("POST", "/device/challenges/q_622b95833bab53f6")),
+        ("claims_iat_min", proof("POST", "/device/challenges/q_622b95833bab53f6", iat=-9223372036854775808)),
+        ("claims_iat_max", proof("POST", "/device/challenges/q_622b95833bab53f6", iat=9223372036854775807)),
+    ]
+
+
+def bodies_seeds():
+    """Bodies as the integration tests send them, one or two per route, and near misses."""
+    jwk = {"kty": "EC", "crv": "P-256", "x": RFC_X, "y": RFC_Y}
+    seeds = {
+        "auth_min": {"username": "alice"},
+        "auth_full": {"username": "alice", "type": "authorization", "message": "Pay 10 EUR",
+                      "context": {"ip": "192.0.2.1", "city": "Z\u00fcrich"},
+                      "transaction": {"amount": {"value": "10.00", "currency": "EUR"}, "to": ["x"]},
+                      "timeout": 30, "verification": "code", "displayCode": "042"},
+        "auth_none_nulls": {"username": "alice", "verification": "none", "displayCode": None,
+                            "message": None},
+        "auth_deep": {"username": "alice", "transaction": {"a": {"b": {"c": {"d": {}}}}}},
+        "auth_control": {"username": "al\u0085ice", "message": "a\u0007"},
+        "device_answer": {"response": RFC_JWS},
+        "registration": {"username": "alice", "email": "alice@example.com"},
+        "registration_full": {"username": "alice", "email": "alice@example.com",
+                              "displayName": "Alice A.", "expiresIn": 300},
+        "registration_unknown": {"username": "alice", "email": "alice@example.com", "isAdmin": True},
+        "link_bind": {"publicKey": jwk, "deviceName": "Pixel 8", "proof": RFC_JWS},
+        "mfa_setup_totp": {"channel": "totp"},
+        "mfa_setup_email": {"channel": "email", "email": "alice@example.com"},
+        "mfa_setup_sms": {"channel": "sms", "phone": "+15551234567"},
+        "mfa_code": {"code": "123456"},
+        "mfa_backup": {"code": "abcd-efgh-jk"},
+        "mfa_empty": {},
+        "mfa_requirements": {"login": True, "withdrawal": False, "deviceRemoval": None},
+    }
+    # at the limits, so that a one-character mutation crosses them
+    seeds["auth_limits"] = {"username": "u" * 126 + "\u00e9", "message": "\u00e9" * 256,
+                            "context": {"k" * 64: "v" * 256}, "timeout": 300}
+    seeds["registration_limits"] = {"username": "u" * 128, "email": "a@" + "b" * 252,
+                                    "displayName": "\u2026" * 128, "expiresIn": 604800}
+    seeds["link_bind_limits"] = {"publicKey": jwk, "deviceName": "n" * 64, "proof": "x"}
+    seeds["auth_transaction_4k"] = {"username": "alice", "transaction": {"k": "v" * 4088}}
+    seeds["mfa_code_long"] = {"code": "1" * 64}
+    # one near miss per check, so that a check that goes wrong lets its seed through
+    sms = {"channel": "sms", "phone": "+15551234567"}
+    seeds.update({
+        "auth_type_other": {"username": "alice", "type": "payment"},
+        "auth_timeout_301": {"username": "alice", "timeout": 301},
+        "auth_timeout_4": {"username": "alice", "timeout": 4},
+        "auth_context_number": {"username": "alice", "context": {"n": 1}},
+        "auth_context_array": {"username": "alice", "context": ["x"]},
+        "auth_transaction_array": {"username": "alice", "transaction": [1]},
+        "auth_verification_other": {"username": "alice", "verification": "sms"},
+        "auth_code_two_digits": {"username": "alice", "verification": "code", "displayCode": "42"},
+        "auth_code_with_none": {"username": "alice", "verification": "none", "displayCode": "042"},
+        "auth_code_missing": {"username": "alice", "verification": "code"},
+        "registration_no_at": {"username": "alice", "email": "alice.example.com"},
+        "registration_two_at": {"username": "alice", "email": "a@b@c"},
+        "registration_space": {"username": "alice", "email": "a b@c"},
+        "registration_expires_299": {"username": "alice", "email": "a@b.c", "expiresIn": 299},
+        "registration_display_empty": {"username": "alice", "email": "a@b.c", "displayName": ""},
+        "link_bind_name_empty": {"publicKey": jwk, "deviceName": "", "proof": "x"},
+        "link_bind_proof_number": {"publicKey": jwk, "deviceName": "n", "proof": 1},
+        "mfa_setup_totp_email": {"channel": "totp", "email": "a@b.c"},
+        "mfa_setup_email_phone": {"channel": "email", "phone": "+15551234567"},
+        "mfa_setup_email_bad": {"channel": "email", "email": "a@"},
+        "mfa_setup_sms_email": dict(sms, email="a@b.c"),
+        "mfa_setup_sms_no_phone": {"channel": "sms"},
+        "mfa_setup_sms_short": {"channel": "sms", "phone": "+1555123"},
+        "mfa_setup_sms_plus0": {"channel": "sms", "phone": "+05551234567"},
+        "mfa_setup_voice": {"channel": "voice"},
+        "mfa_code_number": {"code": 123456},
+        "mfa_code_empty": {"code": ""},
+        "mfa_requirements_number": {"deviceRemoval": 1},
+        "mfa_requirements_string": {"login": "true"},
+        "mfa_requirements_withdrawal": {"withdrawal": {}},
+    })
+    out = [(k, json.dumps(v, ensure_ascii=False)) for k, v in seeds.items()]
+    out.append(("duplicate_key", '{"username":"alice","username":"bob"}'))
+    out.append(("not_object", '["alice"]'))
+    return out
+
+
+SEEDS = {"jws": jws_seeds, "jwk": jwk_seeds, "b64url": b64url_seeds, "base32": base32_seeds,
+         "otpauth": otpauth_seeds, "devproof": devproof_seeds, "bodies": bodies_seeds}
+
 if __name__ == "__main__":
-    write("jws", jws_seeds())
-    write("jwk", jwk_seeds())
-    write("b64url", b64url_seeds())
+    import sys
+    # make_seeds.py [name ...]: only those corpora (the signatures differ on every run)
+    for name in sys.argv[1:] or SEEDS:
+        write(name, SEEDS[name]())
