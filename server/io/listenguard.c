@@ -19,8 +19,15 @@ struct listenguard {
     struct evconnlistener *lev;
     struct event *retry;
     bool paused;
-    time_t last_other; /* when another accept error was last logged */
+    bool full;            /* the connection cap is reached (listenguard_set_full) */
+    bool full_logged;     /* that pause was logged: log its end too */
+    time_t last_full_log; /* cap pauses are logged once per FULL_LOG_S at most */
+    time_t last_other;    /* when another accept error was last logged */
 };
+
+/* A listener at its connection cap flaps (a connection closes, one waiting in the
+ * backlog is accepted, the cap is reached again): one log line per episode. */
+#define FULL_LOG_S 10
 
 /* The error callback gets the listener's user data, which is evhttp's own; so
  * the guard is found here (one listening socket per process). */
@@ -52,8 +59,33 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
         return;
     }
     g->paused = false;
+    if (g->full)
+        return; /* listenguard_set_full resumes */
     evconnlistener_enable(g->lev);
     log_kv(LOG_WARN, "accept resumed", NULL);
+}
+
+void listenguard_set_full(struct listenguard *g, bool full, const char *why)
+{
+    if (!g || full == g->full)
+        return;
+    g->full = full;
+    time_t now = time(NULL);
+    if (full) {
+        evconnlistener_disable(g->lev);
+        if (!g->paused && now - g->last_full_log >= FULL_LOG_S) {
+            g->last_full_log = now;
+            g->full_logged = true;
+            log_kv(LOG_WARN, "accept paused: out of file descriptors", "reason", why, NULL);
+        }
+        return;
+    }
+    if (g->paused)
+        return; /* the retry timer resumes */
+    evconnlistener_enable(g->lev);
+    if (g->full_logged)
+        log_kv(LOG_WARN, "accept resumed", NULL);
+    g->full_logged = false;
 }
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)

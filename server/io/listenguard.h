@@ -14,6 +14,8 @@
 #ifndef PUSHGATE_LISTENGUARD_H
 #define PUSHGATE_LISTENGUARD_H
 
+#include <stdbool.h>
+
 struct event_base;
 struct evconnlistener;
 struct listenguard;
@@ -22,6 +24,11 @@ struct listenguard;
  * the callback the listener's user data, which is evhttp's). NULL on OOM (lev is
  * left as it was). */
 struct listenguard *listenguard_new(struct event_base *base, struct evconnlistener *lev);
+/* The process's connection cap (connguard.h) is reached (full) or no longer: accepting
+ * pauses until it is not (connections wait in the backlog). The cap keeps descriptors
+ * in reserve, so this pause comes before the one for want of descriptors; it is logged
+ * with the same line (and why), at most once every 10 s. NULL g: no-op. */
+void listenguard_set_full(struct listenguard *g, bool full, const char *why);
 /* Before the listener itself goes away: removes the callback and the timer. */
 void listenguard_free(struct listenguard *g);
 
