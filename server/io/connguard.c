@@ -138,6 +138,23 @@ static void refuse(struct connguard *g, struct conn *c, struct bufferevent *bev,
     free(c);
 }
 
+/* Counts c, which a cap has room for, and starts its first request's deadline. */
+static void admit(struct connguard *g, struct conn *c, struct addrcount *ac)
+{
+    if (c->per_address && !ac) {
+        ac = xcalloc(1, sizeof *ac);
+        hmap_add(g->by_addr, c->addr, ac);
+    }
+    if (ac)
+        ac->n++;
+    if (++g->open == g->max_total)
+        listenguard_set_full(g->listener, true, g->cap_name);
+    hmap_add(g->by_evcon, c->key, c);
+    c->deadline = evtimer_new(g->base, on_deadline, c);
+    evtimer_add(c->deadline, g->timeout);
+    evhttp_connection_set_closecb(c->evcon, on_close, c);
+}
+
 /* A connection evhttp has set up: count it, or refuse it when a cap is reached. */
 static void adopt_one(struct connguard *g, struct conn *c)
 {
@@ -150,6 +167,12 @@ static void adopt_one(struct connguard *g, struct conn *c)
         bufferevent_decref(bev);
         return;
     }
+    key_of(c->evcon, c->key, sizeof c->key);
+    struct conn *stale = hmap_get(g->by_evcon, c->key);
+    if (stale) { /* never seen: evhttp calls on_close for every connection it frees */
+        log_kv(LOG_ERROR, "connguard: a freed connection was not reported", NULL);
+        forget(stale);
+    }
     bool loopback = peer_key(evhttp_connection_get_addr(c->evcon), c->addr, sizeof c->addr);
     c->per_address = g->lim.max_per_address > 0 && (g->lim.cap_loopback || !loopback);
     struct addrcount *ac = c->per_address ? hmap_get(g->by_addr, c->addr) : NULL;
@@ -157,21 +180,8 @@ static void adopt_one(struct connguard *g, struct conn *c)
         refuse(g, c, bev, g->cap_name);
     else if (ac && ac->n >= g->lim.max_per_address)
         refuse(g, c, bev, "per-address connection cap");
-    else {
-        if (c->per_address && !ac) {
-            ac = xcalloc(1, sizeof *ac);
-            hmap_add(g->by_addr, c->addr, ac);
-        }
-        if (ac)
-            ac->n++;
-        if (++g->open == g->max_total)
-            listenguard_set_full(g->listener, true, g->cap_name);
-        key_of(c->evcon, c->key, sizeof c->key);
-        hmap_add(g->by_evcon, c->key, c);
-        c->deadline = evtimer_new(g->base, on_deadline, c);
-        evtimer_add(c->deadline, g->timeout);
-        evhttp_connection_set_closecb(c->evcon, on_close, c);
-    }
+    else
+        admit(g, c, ac);
     bufferevent_decref(bev);
 }
 
