@@ -24,8 +24,9 @@ struct conn {
     struct bufferevent *bev; /* until adopted (a reference of ours) */
     struct evhttp_connection *evcon;
     struct event *deadline;
-    bool per_address; /* counted in g->by_addr under addr */
-    char key[24];     /* evcon as "%p": g->by_evcon */
+    struct event *first_byte; /* readable while no request is on its way: arms deadline */
+    bool per_address;         /* counted in g->by_addr under addr */
+    char key[24];             /* evcon as "%p": g->by_evcon */
     char addr[INET6_ADDRSTRLEN + 4];
 };
 
@@ -104,6 +105,7 @@ static void forget(struct conn *c)
     if (g->open-- == g->max_total)
         listenguard_set_full(g->listener, false, NULL);
     event_free(c->deadline);
+    event_free(c->first_byte);
     free(c);
 }
 
@@ -113,6 +115,15 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 {
     evhttp_connection_set_closecb(evcon, NULL, NULL); /* once */
     forget(arg);
+}
+
+/* A request's first bytes: it must now arrive whole within the deadline. (An idle
+ * connection is evhttp's: its 30 s timeout closes it.) */
+static void on_first_byte(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct conn *c = arg;
+    evtimer_add(c->deadline, c->g->timeout);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -138,7 +149,7 @@ static void refuse(struct connguard *g, struct conn *c, struct bufferevent *bev,
     free(c);
 }
 
-/* Counts c, which a cap has room for, and starts its first request's deadline. */
+/* Counts c, which a cap has room for, and waits for its first request's first byte. */
 static void admit(struct connguard *g, struct conn *c, struct addrcount *ac)
 {
     if (c->per_address && !ac) {
@@ -151,7 +162,9 @@ static void admit(struct connguard *g, struct conn *c, struct addrcount *ac)
         listenguard_set_full(g->listener, true, g->cap_name);
     hmap_add(g->by_evcon, c->key, c);
     c->deadline = evtimer_new(g->base, on_deadline, c);
-    evtimer_add(c->deadline, g->timeout);
+    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(c->evcon));
+    c->first_byte = event_new(g->base, fd, EV_READ, on_first_byte, c);
+    event_add(c->first_byte, NULL);
     evhttp_connection_set_closecb(c->evcon, on_close, c);
 }
 
@@ -281,15 +294,17 @@ void connguard_free(struct connguard *g)
 void connguard_request_arrived(struct connguard *g, struct evhttp_connection *evcon)
 {
     struct conn *c = g && evcon ? lookup(g, evcon) : NULL;
-    if (c)
+    if (c) {
         evtimer_del(c->deadline);
+        event_del(c->first_byte);
+    }
 }
 
 void connguard_answer_sent(struct connguard *g, struct evhttp_connection *evcon)
 {
     struct conn *c = g && evcon ? lookup(g, evcon) : NULL;
     if (c)
-        evtimer_add(c->deadline, g->timeout);
+        event_add(c->first_byte, NULL);
 }
 
 void connguard_set_listener(struct connguard *g, struct listenguard *lg)

@@ -4,9 +4,10 @@
  * evhttp (libevent 2.1) times each read separately: a request head trickled one line
  * every few seconds was held for ever, and a few hundred of them used every descriptor
  * the process had (accept stalled for everyone). The guard
- *  - gives every request a deadline (head_timeout seconds, counted from the accept, or
- *    from the previous answer on a kept-alive connection, to the moment the request has
- *    arrived whole): a connection that misses it is closed;
+ *  - gives every request a deadline (head_timeout seconds from its first byte to the
+ *    moment it has arrived whole, head and body): a connection that misses it is closed.
+ *    An idle connection (nothing sent yet, or kept alive between requests) is left to
+ *    evhttp's idle timeout, as clients that reuse connections expect;
  *  - caps open connections per process (max_total): at the cap, accepting pauses
  *    (listenguard_set_full; new connections wait in the kernel's backlog) until one
  *    closes;
@@ -55,7 +56,7 @@ void connguard_set_listener(struct connguard *g, struct listenguard *lg);
 /* evcon's request has arrived whole (head and body): its deadline stops. */
 void connguard_request_arrived(struct connguard *g, struct evhttp_connection *evcon);
 /* evcon's answer is written; if the connection stays open, the next request's deadline
- * starts now. */
+ * starts with its first byte. */
 void connguard_answer_sent(struct connguard *g, struct evhttp_connection *evcon);
 
 /* Open connections the guard counts (for tests and logs). */

@@ -266,12 +266,12 @@ static int check_framing(struct req *r)
 }
 
 /* Path captures are text (api.md 1: a username in a path is percent-encoded UTF-8):
- * bytes that decode to anything else never reach a handler or SQL. */
+ * bytes that decode to anything else never reach a handler or SQL (httpcheck.h). */
 static int check_params(struct req *r)
 {
     for (int i = 0; i < HTTP_MAX_PARAMS; i++) {
         if (r->params[i] && !httpcheck_segment(r->params[i], strlen(r->params[i]))) {
-            http_bad_request(r, "a path segment is not UTF-8 text without control characters");
+            http_bad_request(r, "a path segment is not well-formed UTF-8");
             return -1;
         }
     }

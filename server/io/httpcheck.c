@@ -94,7 +94,7 @@ bool httpcheck_segment(const char *s, size_t len)
     while (i < len) {
         unsigned cp = 0;
         size_t k = utf8_seq(p + i, len - i, &cp);
-        if (k == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+        if (k == 0 || cp == 0)
             return false;
         i += k;
     }

@@ -29,9 +29,10 @@ struct httpcheck_field {
 int httpcheck_head(const struct httpcheck_field *f, size_t n, bool body_unread, const char **why);
 
 /* A decoded path capture (len bytes, may hold any byte): well-formed UTF-8 (no overlong
- * forms, surrogates or code points above U+10FFFF) without control characters (C0, DEL,
- * C1) -- the rule for a body's username (api.md 1) minus its length, which the handler
- * checks with the field's own bounds. */
+ * forms, surrogates or code points above U+10FFFF, no NUL), as a JSON body's text is once
+ * jansson has read it. Bytes that are not would reach SQL (whose text refuses them: a
+ * 500, or a false 503). Control characters and the length are the handler's to judge, as
+ * in a body: a username with them names no user (404 user_not_found). */
 bool httpcheck_segment(const char *s, size_t len);
 
 #endif
