@@ -207,6 +207,26 @@ class DatabaseCrash(ProofBase):
         r = self.get_device(d.proof("GET", "/device"))
         self.assertEqual(r.status, 200, r)
 
+    def test_clean_restart_keeps_the_claims(self):
+        """A clean restart keeps device_jtis (and device_jtis_lost): a used proof stays
+        refused and a fresh one is accepted at once, with no 503 period."""
+        h = harness.Server.app_headers(self.s.create_app("Restart Bank"))
+        d = self.enrolled(h)
+        auth = d.proof("GET", "/device")
+        self.assertEqual(self.get_device(auth).status, 200)
+        lost = self.q("SELECT last_value FROM device_jtis_lost")[0][0]
+        self.pg_conn.close()
+        self.pg_conn = None
+        self.pg.stop()  # fast shutdown: a checkpoint, no recovery at the next start
+        self.pg.start()
+        self.assertEqual(self.q("SELECT last_value, is_called FROM device_jtis_lost")[0],
+                         (lost, True))
+        seen = []
+        self.eventually(lambda: seen.append(self.get_device(auth)) or seen[-1].status != 503,
+                        60, "the reconnect")
+        self.assertProblem(seen[-1], 401, "invalid_device_proof")
+        self.assertEqual(self.get_device(d.proof("GET", "/device")).status, 200)
+
 
 if __name__ == "__main__":
     harness.main()
