@@ -743,18 +743,34 @@ $$;
 --
 
 CREATE FUNCTION public.device_jtis_claim(a_device text[], a_jti text[]) RETURNS SETOF integer
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
+DECLARE
+    lost bigint;
+    called boolean;
+BEGIN
+    SELECT q.last_value, q.is_called INTO lost, called FROM device_jtis_lost q;
+    IF NOT called THEN -- reset by crash recovery or a promotion: device_jtis too
+        lost := ceil(extract(epoch FROM now()));
+        PERFORM setval('device_jtis_lost', lost, true);
+    END IF;
+    IF lost > extract(epoch FROM now()) - 121 THEN -- class 57: the server answers 503
+        RAISE EXCEPTION 'device proofs wait until % (device_jtis was emptied at %)',
+                        to_timestamp(lost + 121), to_timestamp(lost) USING ERRCODE = '57J01';
+    END IF;
+    RETURN QUERY
     WITH x AS (SELECT DISTINCT ON (u.d, u.j) u.d, u.j, u.n
                  FROM unnest(a_device, a_jti) WITH ORDINALITY AS u(d, j, n)
+                 JOIN devices dv ON dv.id = u.d
+                 JOIN applications ap ON ap.id = dv.app_id AND ap.status = 'active'
                 ORDER BY u.d, u.j, u.n),
          ins AS (INSERT INTO device_jtis AS s (device_id, jti)
                  SELECT x.d, x.j FROM x
                  ON CONFLICT (device_id, jti) DO UPDATE SET seen_at = now()
-                 WHERE s.seen_at < now() - interval '120 seconds'
+                 WHERE s.seen_at < now() - interval '121 seconds'
                  RETURNING s.device_id, s.jti)
-    SELECT x.n::integer FROM x JOIN ins ON ins.device_id = x.d AND ins.jti = x.j ORDER BY x.n
-$$;
+    SELECT x.n::integer FROM x JOIN ins ON ins.device_id = x.d AND ins.jti = x.j ORDER BY x.n;
+END $$;
 
 --
 -- Name: device_revoke(text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1280,7 +1296,7 @@ BEGIN
         RETURN QUERY SELECT 'not_found'::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL::integer;
         RETURN;
     END IF;
-    st := registration_status(reg);
+    st := registration_link_status(reg);
     IF st IN ('expired', 'completed', 'cancelled') THEN
         RETURN QUERY SELECT 'registration_' || st, reg.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL::integer;
         RETURN;
@@ -1336,7 +1352,8 @@ BEGIN
         RETURN QUERY SELECT 'not_found'::text, NULL::json;
         RETURN;
     END IF;
-    st := registration_status(reg);
+    PERFORM 1 FROM applications a WHERE a.id = reg.app_id FOR SHARE;
+    st := registration_link_status(reg);
     IF st NOT IN ('pending', 'retrieved') THEN
         RETURN QUERY SELECT 'registration_' || st, NULL::json;
         RETURN;
@@ -1455,6 +1472,23 @@ CREATE FUNCTION public.registration_json(r public.registrations) RETURNS json
     RETURN (SELECT json_build_object('registrationId', (registration_json.r).id, 'status', public.registration_status(registration_json.r), 'username', u.username, 'email', (registration_json.r).email, 'createdAt', public.rfc3339((registration_json.r).created_at), 'expiresAt', public.rfc3339((registration_json.r).expires_at), 'retrievedAt', public.rfc3339((registration_json.r).retrieved_at), 'completedAt', public.rfc3339((registration_json.r).completed_at), 'deviceId', (registration_json.r).device_id, 'delivery', (SELECT json_build_object('status', o.status, 'attempts', o.attempts, 'lastError', o.last_error) AS json_build_object FROM public.outbox o WHERE ((o.registration_id = (registration_json.r).id) AND (o.kind = 'registration'::text)) ORDER BY o.id LIMIT 1)) AS json_build_object FROM public.users u WHERE (u.id = (registration_json.r).user_id));
 
 --
+-- Name: registration_link_status(public.registrations); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.registration_link_status(r public.registrations) RETURNS text
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    st text := registration_status(r);
+BEGIN
+    IF st IN ('pending', 'retrieved')
+       AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = r.app_id AND a.status = 'active') THEN
+        RETURN 'cancelled';
+    END IF;
+    RETURN st;
+END $$;
+
+--
 -- Name: server_keys; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1546,6 +1580,17 @@ CREATE UNLOGGED TABLE public.device_jtis (
     jti text NOT NULL,
     seen_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+--
+-- Name: device_jtis_lost; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE UNLOGGED SEQUENCE public.device_jtis_lost
+    START WITH 0
+    INCREMENT BY 1
+    MINVALUE 0
+    NO MAXVALUE
+    CACHE 1;
 
 --
 -- Name: instances; Type: TABLE; Schema: public; Owner: -

@@ -7,6 +7,7 @@
 #include "devproof.h"
 #include "devpoll.h"
 #include "h_device.h"
+#include "protocol/claimtime.h"
 #include "protocol/jws.h"
 #include "metrics.h"
 #include "push_body.h"
@@ -49,7 +50,7 @@ static json_t *verify_response(struct req *r, const char *jws, struct answer *a)
          json_unpack(payload, "{s:s, s:s, s:s, s?s, s?s, s:I !}", "requestId", &rid, "nonce",
                      &a->nonce, "decision", &a->decision, "reason", &a->reason, "code", &a->code,
                      "iat", &iat) == 0 &&
-         !strcmp(rid, r->params[0]) && llabs((long long)(time(NULL) - iat)) <= RESPONSE_MAX_SKEW &&
+         !strcmp(rid, r->params[0]) && claimtime_within(time(NULL), iat, RESPONSE_MAX_SKEW) &&
          (!strcmp(a->decision, "approve") || !strcmp(a->decision, "deny")) &&
          (!a->reason || (!strcmp(a->reason, "not_me") && !strcmp(a->decision, "deny")));
     json_decref(hdr);
