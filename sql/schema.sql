@@ -1230,6 +1230,16 @@ END $$;
 --
 
 CREATE FUNCTION public.outbox_claim(p_lease_s integer, p_limit integer) RETURNS TABLE(id bigint, recipient text, sealed bytea, kind text, registration_id text, attempts integer)
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM outbox_claim(p_lease_s, p_limit, NULL::text)
+$$;
+
+--
+-- Name: outbox_claim(integer, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.outbox_claim(p_lease_s integer, p_limit integer, p_self text) RETURNS TABLE(id bigint, recipient text, sealed bytea, kind text, registration_id text, attempts integer)
     LANGUAGE plpgsql
     AS $$
 BEGIN
@@ -1244,17 +1254,26 @@ BEGIN
      WHERE o.id IN (SELECT x.id FROM outbox x
                       LEFT JOIN registrations r ON r.id = x.registration_id
                      WHERE x.status = 'queued'
-                       AND (x.lease_until IS NULL OR x.lease_until < now())
+                       AND (x.lease_until IS NULL OR x.lease_until < now()
+                            OR (x.lease_owner IS DISTINCT FROM p_self
+                                AND NOT EXISTS (SELECT 1 FROM instances i
+                                                 WHERE i.id = x.lease_owner
+                                                   AND i.last_seen > now() - interval '6 seconds')))
                        AND (x.expires_at <= now()
                             OR (x.kind = 'registration'
                                 AND r.status IN ('cancelled', 'completed')))
                      ORDER BY x.id LIMIT 100 FOR UPDATE OF x SKIP LOCKED);
 
     RETURN QUERY
-    UPDATE outbox o SET lease_until = now() + make_interval(secs => p_lease_s)
+    UPDATE outbox o SET lease_until = now() + make_interval(secs => p_lease_s),
+                        lease_owner = p_self
       FROM (SELECT x.id FROM outbox x
              WHERE x.status = 'queued' AND x.next_attempt_at <= now()
-               AND (x.lease_until IS NULL OR x.lease_until < now())
+               AND (x.lease_until IS NULL OR x.lease_until < now()
+                    OR (x.lease_owner IS DISTINCT FROM p_self
+                        AND NOT EXISTS (SELECT 1 FROM instances i
+                                         WHERE i.id = x.lease_owner
+                                           AND i.last_seen > now() - interval '6 seconds')))
              ORDER BY x.id LIMIT p_limit FOR UPDATE SKIP LOCKED) due
      WHERE o.id = due.id
     RETURNING o.id, o.recipient, o.sealed, o.kind, o.registration_id, o.attempts;
@@ -1460,6 +1479,7 @@ CREATE TABLE public.outbox (
     expires_at timestamp with time zone NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     sent_at timestamp with time zone,
+    lease_owner text,
     CONSTRAINT outbox_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'sent'::text, 'failed'::text])))
 );
 
@@ -1533,6 +1553,33 @@ END $$;
 CREATE FUNCTION public.user_devices_json(p_app text, p_username text) RETURNS json
     LANGUAGE sql STABLE
     RETURN (SELECT json_build_object('devices', COALESCE((SELECT json_agg(public.device_json(d.*) ORDER BY d.created_at, d.id) AS json_agg FROM public.devices d WHERE (d.user_id = u.id)), '[]'::json)) AS json_build_object FROM public.users u WHERE ((u.app_id = user_devices_json.p_app) AND (u.username = user_devices_json.p_username)));
+
+--
+-- Name: user_unlock(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.user_unlock(p_app text, p_username text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    uid bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(73501, hashtext(p_app || '/' || p_username));
+    UPDATE users SET push_locked_until = NULL, otp_failures = 0, otp_locked_until = NULL
+     WHERE app_id = p_app AND username = p_username
+    RETURNING users.id INTO uid;
+    IF uid IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE auth_requests a
+       SET strikes = CASE WHEN auth_effective_status(a) IN ('denied', 'expired')
+                               AND a.reason IS DISTINCT FROM 'device_revoked' THEN -1
+                          ELSE 0 END,
+           strikes_end = NULL
+     WHERE a.id = (SELECT l.id FROM auth_requests l WHERE l.user_id = uid
+                    ORDER BY l.created_at DESC LIMIT 1);
+    RETURN true;
+END $$;
 
 --
 -- Name: audit_log_id_seq; Type: SEQUENCE; Schema: public; Owner: -

@@ -353,9 +353,10 @@ static void claim(struct outbox *m)
     int room = INFLIGHT_MAX - m->njobs;
     char limit[8];
     snprintf(limit, sizeof limit, "%d", room < CLAIM_MAX ? room : CLAIM_MAX);
-    const char *p[] = {LEASE_S, limit};
+    /* leased to this instance: a live one takes over a dead one's rows (sql/023) */
+    const char *p[] = {LEASE_S, limit, m->srv->instance_id};
     m->claiming = true;
-    db_query(m->srv->db, "SELECT * FROM outbox_claim($1, $2)", 2, p, on_claimed, m);
+    db_query(m->srv->db, "SELECT * FROM outbox_claim($1, $2, $3)", 3, p, on_claimed, m);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

@@ -126,6 +126,43 @@ class FatigueSql(SqlBase):
         self.end_latest(user, "denied", "user_denied")
         self.assertRetry(self.create(user), 19, 20)  # the second strike of the run
 
+    def unlock(self, user):
+        return self.sql(f"SELECT user_unlock('{self.app}', '{user}')")
+
+    def test_an_unlock_clears_the_run_whatever_ended_it(self):
+        """api.md 5.3 (v1.1): after an unlock the next push is allowed at once, and the
+        run starts again from zero (sql/023 user_unlock)."""
+        for status, reason in (("denied", "user_denied"), ("denied", "fraud_reported"),
+                               ("expired", "timeout"), ("cancelled", "cancelled"),
+                               ("denied", "device_revoked")):
+            with self.subTest(status=status, reason=reason):
+                user = self.new_user()
+                for _ in range(2):  # a run of two strikes, an hour old
+                    self.assertEqual(self.create(user)[0], "ok")
+                    self.end_latest(user, "denied", "user_denied", ago=3600)
+                self.assertEqual(self.create(user)[0], "ok")
+                self.end_latest(user, status, reason)
+                self.assertEqual(self.unlock(user), "t")
+                self.assertEqual(self.create(user), ("ok", None))
+                self.end_latest(user, "denied", "user_denied")
+                self.assertRetry(self.create(user), 9, 10)  # one strike, not four
+
+    def test_an_unlock_during_a_pending_request_clears_what_came_before(self):
+        user = self.new_user()
+        self.assertEqual(self.create(user)[0], "ok")
+        self.end_latest(user, "denied", "user_denied", ago=3600)
+        self.assertEqual(self.create(user)[0], "ok")
+        self.assertEqual(self.unlock(user), "t")
+        self.assertRetry(self.create(user), 55, 60)  # still one pending at a time
+        self.end_latest(user, "denied", "user_denied")
+        self.assertRetry(self.create(user), 9, 10)  # its own strike counts, the earlier not
+
+    def test_an_unlock_of_an_unknown_user_is_false(self):
+        self.assertEqual(self.unlock("nobody-at-all"), "f")
+        user = self.new_user()
+        self.assertEqual(self.unlock(user), "t")  # no request yet
+        self.assertEqual(self.create(user), ("ok", None))
+
 
 def arr(*vals):
     """An SQL text[] constructor of literal values (None: NULL)."""

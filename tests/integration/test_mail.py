@@ -6,6 +6,7 @@ import email.policy
 import os
 import re
 import stat
+import threading
 import time
 
 import harness
@@ -152,6 +153,90 @@ class RelayDownAndServerKilled(harness.TestCase):
         self.assertEqual(d["status"], "sent", d)
         self.assertGreaterEqual(d["attempts"], 2, d)
         self.assertIsNone(d["lastError"], d)
+
+
+class HangingRelay:
+    """An SMTP relay that takes a message's DATA and never answers it: the attempt, and with
+    it the outbox row's lease, stays open (up to the 60 s transfer timeout). A relay that is
+    merely down refuses the connection, and the failed attempt gives its lease back at once;
+    only an attempt under way when its instance dies leaves a lease behind."""
+
+    def __init__(self):
+        import asyncio
+        from aiosmtpd.controller import Controller
+        self.got_data = threading.Event()
+
+        class Handler:
+            async def handle_DATA(inner, server, session, envelope):  # noqa: N805
+                self.got_data.set()
+                await asyncio.sleep(3600)
+                return "451 4.3.0 too late"
+
+        self.port = harness.free_port()
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                      ready_timeout=10)
+        self._controller.start()
+        self.url = f"smtp://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self._controller.stop()
+
+
+class DeadInstanceLeases(harness.TestCase):
+    """docs/mail.md: a killed instance's leases are taken over within seconds by a live
+    instance (a restarted one, or a sibling), not after the 120 s lease."""
+
+    def attempt_under_way(self, name):
+        """An instance whose attempt to send a registration mail hangs at DATA."""
+        relay = HangingRelay()
+        self.addCleanup(relay.stop)
+        s1 = self.server(env={"PUSHGATE_SMTP_URL": relay.url})
+        app = s1.create_app("Lease Bank")
+        reg = register(s1, app, name, f"{name}@example.com")
+        self.assertTrue(relay.got_data.wait(20), "the attempt did not reach DATA")
+        return s1, app, reg
+
+    def assert_leased_for_long(self, recipient):
+        """The row is leased well beyond the bound the test then waits: only a takeover of
+        the dead instance's lease can send it in time."""
+        import psycopg2
+        with psycopg2.connect(self.db_url) as c, c.cursor() as cur:
+            cur.execute("SELECT extract(epoch FROM lease_until - now()) FROM outbox "
+                        "WHERE status = 'queued' AND recipient = %s", (recipient,))
+            (left,), = cur.fetchall()
+        c.close()
+        self.assertGreater(left, 60)
+
+    def test_a_restarted_instance_takes_over_a_killed_ones_lease(self):
+        sink = harness.SmtpSink()
+        self.addCleanup(sink.stop)
+        s1, app, reg = self.attempt_under_way("frank")
+        s1.kill9()
+        killed = time.monotonic()
+        self.assert_leased_for_long("frank@example.com")
+        s2 = self.server(env={"PUSHGATE_SMTP_URL": sink.url})
+        m = sink.wait_for(lambda m: "frank@example.com" in m.envelope_to, timeout=20)
+        self.assertLess(time.monotonic() - killed, 20)
+        self.assertIn("Lease Bank", m["Subject"])
+        s2.wait_log(delivered("sent"), timeout=10)
+        self.assertEqual(delivery(s2, app, reg)["status"], "sent")
+
+    def test_a_running_sibling_takes_over_a_killed_ones_lease(self):
+        sink = harness.SmtpSink()
+        self.addCleanup(sink.stop)
+        s1, app, reg = self.attempt_under_way("grace")
+        s2 = self.server(env={"PUSHGATE_SMTP_URL": sink.url})
+        # s2 claims every second; s1 lives and beats, so its lease holds
+        s2.wait_log(lambda o: o.get("msg") == "mailer started", timeout=10)
+        self.assertEqual(sink.messages, [])
+        s1.kill9()
+        killed = time.monotonic()
+        self.assert_leased_for_long("grace@example.com")
+        m = sink.wait_for(lambda m: "grace@example.com" in m.envelope_to, timeout=20)
+        self.assertLess(time.monotonic() - killed, 20)
+        self.assertIn("Lease Bank", m["Subject"])
+        s2.wait_log(delivered("sent"), timeout=10)
+        self.assertEqual(delivery(s2, app, reg)["status"], "sent")
 
 
 class FileMode(harness.TestCase):
