@@ -78,6 +78,19 @@ static char *sealed_mail(struct req *r, const char *email, const char *link)
     return hex;
 }
 
+/* p: the key and its body hash, then registration_create's nine parameters.
+ * Without a key the statement is the one it always was. */
+static void run_create(struct req *r, int idem, const char *p[11])
+{
+    if (idem)
+        db_query(r->srv->db,
+                 "SELECT * FROM registration_create_idem($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", 11,
+                 p, on_created, r);
+    else
+        db_query(r->srv->db, "SELECT * FROM registration_create($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9,
+                 p + 2, on_created, r);
+}
+
 void h_registration_create(struct req *r)
 {
     struct registration_input in;
@@ -110,13 +123,7 @@ void h_registration_create(struct req *r)
     }
     const char *p[] = {key, hash,       r->app_id, username, email, display,
                        id,  token_hash, exp,       sealed,   "5"};
-    if (idem)
-        db_query(r->srv->db,
-                 "SELECT * FROM registration_create_idem($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", 11,
-                 p, on_created, r);
-    else
-        db_query(r->srv->db, "SELECT * FROM registration_create($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9,
-                 p + 2, on_created, r);
+    run_create(r, idem, p);
     free(id);
     free(sealed);
 }
