@@ -409,6 +409,39 @@ BEGIN
 END $$;
 
 --
+-- Name: auth_create_idem(text, text, text, text, text, text, text, json, json, text, text, boolean, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.auth_create_idem(p_key text, p_hash text, p_app text, p_username text, p_id text, p_type text, p_message text, p_context json, p_transaction json, p_verification text, p_code text, p_async boolean, p_timeout integer, p_self text) RETURNS TABLE(outcome text, retry_after integer, devices text[], nonces text[], v public.auth_view_t)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    c record;
+    r record;
+BEGIN
+    SELECT * INTO c FROM idem_claim(p_app, p_key, p_hash);
+    IF NOT c.fresh THEN
+        IF (c.k).body_hash <> p_hash OR (c.k).request_id IS NULL THEN
+            RETURN QUERY SELECT 'idempotency_key_reused'::text, NULL::integer, NULL::text[],
+                                NULL::text[], NULL::auth_view_t;
+        ELSE
+            RETURN QUERY SELECT 'replay'::text, NULL::integer, NULL::text[], NULL::text[],
+                                auth_view(a) FROM auth_requests a WHERE a.id = (c.k).request_id;
+        END IF;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM auth_create(p_app, p_username, p_id, p_type, p_message, p_context,
+                                     p_transaction, p_verification, p_code, p_async, p_timeout,
+                                     p_self);
+    IF r.outcome = 'ok' THEN
+        UPDATE idempotency_keys x SET request_id = p_id WHERE x.app_id = p_app AND x.key = p_key;
+    ELSE
+        DELETE FROM idempotency_keys x WHERE x.app_id = p_app AND x.key = p_key;
+    END IF;
+    RETURN QUERY SELECT r.outcome, r.retry_after, r.devices, r.nonces, r.v;
+END $$;
+
+--
 -- Name: auth_decide(text, text, text, text, text, text, text, text, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -864,6 +897,51 @@ CREATE TABLE public.users (
 CREATE FUNCTION public.device_self_json(p_device text) RETURNS json
     LANGUAGE sql STABLE
     RETURN (SELECT json_build_object('deviceId', d.id, 'name', d.name, 'username', u.username, 'application', json_build_object('id', a.id, 'name', a.name), 'status', d.status, 'createdAt', public.rfc3339(d.created_at), 'lastSeenAt', public.rfc3339(d.last_seen_at)) AS json_build_object FROM ((public.devices d JOIN public.users u ON ((u.id = d.user_id))) JOIN public.applications a ON ((a.id = d.app_id))) WHERE (d.id = device_self_json.p_device));
+
+--
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.idempotency_keys (
+    app_id text NOT NULL,
+    key text NOT NULL,
+    body_hash text NOT NULL,
+    request_id text,
+    body json,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 128)))
+);
+
+--
+-- Name: idem_claim(text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.idem_claim(p_app text, p_key text, p_hash text) RETURNS TABLE(fresh boolean, k public.idempotency_keys)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM idempotency_keys x
+     WHERE x.ctid = ANY (ARRAY(SELECT y.ctid FROM idempotency_keys y
+                                WHERE y.created_at < now() - interval '24 hours'
+                                ORDER BY y.created_at LIMIT 16 FOR UPDATE SKIP LOCKED));
+    DELETE FROM idempotency_keys x
+     WHERE x.app_id = p_app AND x.key = p_key AND x.created_at < now() - interval '24 hours';
+    LOOP
+        INSERT INTO idempotency_keys AS x (app_id, key, body_hash) VALUES (p_app, p_key, p_hash)
+        ON CONFLICT DO NOTHING RETURNING x.* INTO k;
+        IF FOUND THEN
+            fresh := true;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        SELECT * INTO k FROM idempotency_keys x WHERE x.app_id = p_app AND x.key = p_key;
+        IF FOUND THEN
+            fresh := false;
+            RETURN NEXT;
+            RETURN;
+        END IF; -- swept between the two statements: take it again
+    END LOOP;
+END $$;
 
 --
 -- Name: mfa_challenge(text, text, text, text, bytea, bytea); Type: FUNCTION; Schema: public; Owner: -
@@ -1433,6 +1511,37 @@ BEGIN
 END $$;
 
 --
+-- Name: registration_create_idem(text, text, text, text, text, text, text, text, integer, bytea, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.registration_create_idem(p_key text, p_hash text, p_app text, p_username text, p_email text, p_display text, p_id text, p_token_hash text, p_expires_in integer, p_sealed bytea, p_limit integer) RETURNS TABLE(outcome text, body json, retry_after integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    c record;
+    r record;
+BEGIN
+    SELECT * INTO c FROM idem_claim(p_app, p_key, p_hash);
+    IF NOT c.fresh THEN
+        RETURN QUERY SELECT CASE WHEN (c.k).body_hash = p_hash AND (c.k).body IS NOT NULL
+                                 THEN 'replay' ELSE 'idempotency_key_reused' END,
+                            (c.k).body, NULL::integer;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM registration_create(p_app, p_username, p_email, p_display, p_id,
+                                             p_token_hash, p_expires_in, p_sealed, p_limit);
+    IF r.outcome = 'ok' THEN
+        UPDATE idempotency_keys x
+           SET body = CASE WHEN r.body::jsonb ? 'link' THEN (r.body::jsonb - 'link')::json
+                           ELSE r.body END
+         WHERE x.app_id = p_app AND x.key = p_key;
+    ELSE
+        DELETE FROM idempotency_keys x WHERE x.app_id = p_app AND x.key = p_key;
+    END IF;
+    RETURN QUERY SELECT r.outcome, r.body, r.retry_after;
+END $$;
+
+--
 -- Name: registrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1798,6 +1907,13 @@ ALTER TABLE ONLY public.devices
     ADD CONSTRAINT devices_registration_id_key UNIQUE (registration_id);
 
 --
+-- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (app_id, key);
+
+--
 -- Name: instances instances_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1890,6 +2006,12 @@ CREATE INDEX auth_requests_user ON public.auth_requests USING btree (user_id, cr
 --
 
 CREATE INDEX devices_user ON public.devices USING btree (user_id) WHERE (status = 'active'::text);
+
+--
+-- Name: idempotency_keys_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idempotency_keys_created ON public.idempotency_keys USING btree (created_at);
 
 --
 -- Name: mfa_sends_user; Type: INDEX; Schema: public; Owner: -

@@ -3,6 +3,7 @@
 #include "db.h"
 #include "enroll_body.h"
 #include "h_registration.h"
+#include "idem.h"
 #include "mailmsg.h"
 #include "outbox.h"
 #include "server.h"
@@ -41,7 +42,13 @@ static void on_created(void *arg, enum db_status st, PGresult *res)
                            atoi(PQgetvalue(res, 0, 2)));
         return;
     }
-    outbox_kick(r->srv->outbox);
+    if (!strcmp(PQgetvalue(res, 0, 0), "idempotency_key_reused"))
+        return http_problem(r, 422, "idempotency_key_reused",
+                            "this Idempotency-Key was sent with a different body");
+    if (!strcmp(PQgetvalue(res, 0, 0), "replay")) /* the first call's 201, no second mail */
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Idempotent-Replayed", "true");
+    else
+        outbox_kick(r->srv->outbox);
     reply_db_json(r, 201, res, 1);
 }
 
@@ -71,6 +78,19 @@ static char *sealed_mail(struct req *r, const char *email, const char *link)
     return hex;
 }
 
+/* p: the key and its body hash, then registration_create's nine parameters.
+ * Without a key the statement is the one it always was. */
+static void run_create(struct req *r, int idem, const char *p[11])
+{
+    if (idem)
+        db_query(r->srv->db,
+                 "SELECT * FROM registration_create_idem($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", 11,
+                 p, on_created, r);
+    else
+        db_query(r->srv->db, "SELECT * FROM registration_create($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9,
+                 p + 2, on_created, r);
+}
+
 void h_registration_create(struct req *r)
 {
     struct registration_input in;
@@ -78,6 +98,11 @@ void h_registration_create(struct req *r)
     const char *bad = registration_body(r->body, &in, why);
     if (bad)
         return http_bad_request(r, bad);
+    const char *key = NULL;
+    char hash[65];
+    int idem = idem_read(r, "POST /registration", &key, hash);
+    if (idem < 0)
+        return;
     const char *username = in.username, *email = in.email, *display = in.display;
     json_int_t expires = in.expires;
     char token[64], token_hash[65], link[1024], exp[24];
@@ -96,9 +121,9 @@ void h_registration_create(struct req *r)
         free(id);
         return http_problem(r, 500, "internal", "cannot seal the message");
     }
-    const char *p[] = {r->app_id, username, email, display, id, token_hash, exp, sealed, "5"};
-    db_query(r->srv->db, "SELECT * FROM registration_create($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9, p,
-             on_created, r);
+    const char *p[] = {key, hash,       r->app_id, username, email, display,
+                       id,  token_hash, exp,       sealed,   "5"};
+    run_create(r, idem, p);
     free(id);
     free(sealed);
 }
