@@ -38,6 +38,11 @@ struct config {
     int mail_retry_base_ms; /* PUSHGATE_MAIL_RETRY_BASE_MS, 1..600000, default 5000 */
 };
 
+/* The statement_timeout of every server connection (server/io/db.c): no transaction
+ * of ours stays open longer, so PUSHGATE_AUDIT_SEAL_AGE must not be shorter (0,
+ * "seal once committed", is allowed; `audit verify` then allows this long). */
+#define CONFIG_STATEMENT_TIMEOUT_S 5
+
 enum config_type {
     CONFIG_STRING,   /* any non-empty text */
     CONFIG_INT,      /* decimal integer in min..max */
