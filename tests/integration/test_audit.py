@@ -219,14 +219,15 @@ class AuditSealing(harness.TestCase):
         later = self.append("later")
         self.assertGreater(later, held_id)
         # the later row is sealed (5 s + a tick) while the earlier one is still uncommitted
-        harness.poll(lambda: self.q("SELECT seal_seq FROM audit_log WHERE id = %s", later),
-                     lambda rows: rows[0][0] is not None, timeout=60)
-        r, result = verify(s)
-        self.assertEqual((r.returncode, result["ok"]), (0, True), result)
-        held.commit()  # now written long before, committed after a block past its id
-        r, result = harness.poll(lambda: verify(s), lambda rv: rv[1] and rv[1].get("ok")
-                                 and rv[1].get("unsealed") == 0, timeout=60)
+        # (and invisible to verify)
+        sealed = lambda rv: rv[1] and rv[1].get("ok") and rv[1].get("unsealed") == 0  # noqa: E731
+        r, result = harness.poll(lambda: verify(s), sealed, timeout=60, interval=0.5)
         self.assertEqual(r.returncode, 0, r.stderr)
+        held.commit()  # written long before, committed after a block past its id was sealed
+        r, result = harness.poll(lambda: verify(s), lambda rv: rv[1] and (
+            not rv[1]["ok"] or rv[1]["unsealed"] == 0), timeout=60, interval=0.5)
+        self.assertEqual((r.returncode, result["ok"]), (0, True), result)
+        self.assertEqual(result["sealed"], 2, result)
         (seq_held,), (seq_later,) = self.q("SELECT seal_seq FROM audit_log WHERE id IN (%s, %s) "
                                            "ORDER BY id", held_id, later)
         self.assertGreater(seq_held, seq_later)
