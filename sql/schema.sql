@@ -34,7 +34,9 @@ CREATE TABLE public.audit_log (
     app_id text,
     event text NOT NULL,
     subject text NOT NULL,
-    data jsonb DEFAULT '{}'::jsonb NOT NULL
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    seal_seq bigint,
+    seal_mac bytea
 );
 
 --
@@ -143,46 +145,33 @@ BEGIN
 END $$;
 
 --
--- Name: audit_row_bytes(public.audit_log); Type: FUNCTION; Schema: public; Owner: -
+-- Name: audit_seal_store(bigint, bytea, bytea, bytea, bigint[], text[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.audit_row_bytes(a public.audit_log) RETURNS bytea
-    LANGUAGE sql IMMUTABLE
-    RETURN convert_to(concat_ws(''::text, ((a).id)::text, to_char(((a).at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.US'::text), COALESCE((a).app_id, ''::text), (a).event, (a).subject, ((a).data)::text), 'UTF8'::name);
-
---
--- Name: audit_seal(integer, integer); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.audit_seal(p_limit integer, p_age_s integer) RETURNS integer
+CREATE FUNCTION public.audit_seal_store(p_seq bigint, p_prev bytea, p_row_mac bytea, p_mac bytea, p_ids bigint[], p_macs text[]) RETURNS integer
     LANGUAGE plpgsql
     AS $$
 DECLARE
     head audit_seals;
-    lo bigint;
-    young bigint;
-    hi bigint;
     n integer;
-    digest bytea;
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(7350002) THEN
-        RETURN 0;
+    PERFORM pg_advisory_xact_lock(7350002);
+    IF to_regclass('audit_seals_v1') IS NOT NULL THEN
+        RETURN 0;  -- the old chain is not re-keyed yet
     END IF;
     SELECT * INTO head FROM audit_seals ORDER BY seq DESC LIMIT 1;
-    lo := COALESCE(head.last_id, 0);
-    SELECT min(id) INTO young FROM audit_log
-     WHERE id > lo AND at >= clock_timestamp() - make_interval(secs => p_age_s);
-    SELECT max(b.id), count(*), string_agg(sha256(audit_row_bytes(b)), ''::bytea ORDER BY b.id)
-      INTO hi, n, digest
-      FROM (SELECT * FROM audit_log a
-             WHERE a.id > lo AND (young IS NULL OR a.id < young)
-             ORDER BY a.id LIMIT p_limit) b;
-    IF n = 0 THEN
+    IF COALESCE(head.seq, 0) + 1 <> p_seq OR head.mac IS DISTINCT FROM p_prev THEN
         RETURN 0;
     END IF;
-    INSERT INTO audit_seals (seq, last_id, rows, prev_hash, hash)
-    VALUES (COALESCE(head.seq, 0) + 1, hi, n, head.hash,
-            sha256(COALESCE(head.hash, ''::bytea) || digest));
+    UPDATE audit_log a SET seal_seq = p_seq, seal_mac = decode(m.mac, 'hex')
+      FROM unnest(p_ids, p_macs) AS m(id, mac)
+     WHERE a.id = m.id AND a.seal_seq IS NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n <> cardinality(p_ids) THEN
+        RAISE EXCEPTION 'audit rows changed while sealing (% of % marked)', n, cardinality(p_ids);
+    END IF;
+    INSERT INTO audit_seals (seq, rows, first_id, last_id, prev_mac, row_mac, mac)
+    VALUES (p_seq, n, p_ids[1], p_ids[n], p_prev, p_row_mac, p_mac);
     RETURN n;
 END $$;
 
@@ -1709,10 +1698,12 @@ ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 CREATE TABLE public.audit_seals (
     seq bigint NOT NULL,
-    last_id bigint NOT NULL,
     rows integer NOT NULL,
-    prev_hash bytea,
-    hash bytea NOT NULL,
+    first_id bigint NOT NULL,
+    last_id bigint NOT NULL,
+    prev_mac bytea,
+    row_mac bytea NOT NULL,
+    mac bytea NOT NULL,
     sealed_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
@@ -1858,13 +1849,6 @@ ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
 --
--- Name: audit_seals audit_seals_last_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.audit_seals
-    ADD CONSTRAINT audit_seals_last_id_key UNIQUE (last_id);
-
---
 -- Name: audit_seals audit_seals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1982,6 +1966,18 @@ ALTER TABLE ONLY public.users
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: audit_log_seal_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_seal_seq ON public.audit_log USING btree (seal_seq, id) WHERE (seal_seq IS NOT NULL);
+
+--
+-- Name: audit_log_unsealed; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_unsealed ON public.audit_log USING btree (id) WHERE (seal_seq IS NULL);
 
 --
 -- Name: auth_challenges_live; Type: INDEX; Schema: public; Owner: -

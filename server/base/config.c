@@ -378,6 +378,13 @@ int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, si
             return -1;
         }
     }
+    if (c->audit_seal_age > 0 && c->audit_seal_age < CONFIG_STATEMENT_TIMEOUT_S) {
+        /* a row's transaction may commit that late: it would look left unsealed */
+        snprintf(err, errlen,
+                 "PUSHGATE_AUDIT_SEAL_AGE must be 0 or at least the statement timeout (%d s)",
+                 CONFIG_STATEMENT_TIMEOUT_S);
+        return -1;
+    }
     derive(c);
     return 0;
 }

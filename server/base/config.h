@@ -43,6 +43,11 @@ struct config {
     bool http_cap_loopback;   /* PUSHGATE_HTTP_CAP_LOOPBACK, default false */
 };
 
+/* The statement_timeout of every server connection (server/io/db.c): no transaction
+ * of ours stays open longer, so PUSHGATE_AUDIT_SEAL_AGE must not be shorter (0,
+ * "seal once committed", is allowed; `audit verify` then allows this long). */
+#define CONFIG_STATEMENT_TIMEOUT_S 5
+
 enum config_type {
     CONFIG_STRING,   /* any non-empty text */
     CONFIG_INT,      /* decimal integer in min..max */
