@@ -30,16 +30,23 @@ struct config {
     bool require_code;
     int log_level; /* enum log_level */
     bool log_json;
-    int db_pool_size;       /* PUSHGATE_DB_POOL_SIZE, 1..64, default 4 */
-    int db_batch_max;       /* PUSHGATE_DB_BATCH_MAX, 1..32 (1: no group commit), default 16 */
-    int drain_seconds;      /* PUSHGATE_DRAIN_SECONDS, 0..25, default 10 */
-    int metrics_db_seconds; /* PUSHGATE_METRICS_DB_SECONDS, 0..3600, default 15 */
-    int audit_seal_age;     /* PUSHGATE_AUDIT_SEAL_AGE, seconds, 0..3600, default 10 */
-    int mail_retry_base_ms; /* PUSHGATE_MAIL_RETRY_BASE_MS, 1..600000, default 5000 */
+    int db_pool_size;        /* PUSHGATE_DB_POOL_SIZE, 1..64, default 4 */
+    int db_batch_max;        /* PUSHGATE_DB_BATCH_MAX, 1..32 (1: no group commit), default 16 */
+    int drain_seconds;       /* PUSHGATE_DRAIN_SECONDS, 0..25, default 10 */
+    int metrics_db_seconds;  /* PUSHGATE_METRICS_DB_SECONDS, 0..3600, default 15 */
+    int audit_seal_age;      /* PUSHGATE_AUDIT_SEAL_AGE, seconds, 0..3600, default 10 */
+    int mail_retry_base_ms;  /* PUSHGATE_MAIL_RETRY_BASE_MS, 1..600000, default 5000 */
+    int smtp_tls;            /* PUSHGATE_SMTP_TLS: enum config_smtp_tls, default required */
+    int auth_failure_limit;  /* PUSHGATE_AUTH_FAILURE_LIMIT, 1..100000, default 20 */
+    int auth_failure_window; /* PUSHGATE_AUTH_FAILURE_WINDOW_SECONDS, 1..86400, default 300 */
+    int mfa_send_budget;     /* PUSHGATE_MFA_SEND_BUDGET_PER_HOUR, 1..10000000, default 1000 */
 };
 
+/* PUSHGATE_SMTP_TLS, in the order of its choices (api.md 10). */
+enum config_smtp_tls { SMTP_TLS_REQUIRED, SMTP_TLS_OPTIONAL, SMTP_TLS_NONE };
+
 enum config_type {
-    CONFIG_STRING,   /* any non-empty text */
+    CONFIG_STRING,   /* any non-empty text; at least min characters */
     CONFIG_INT,      /* decimal integer in min..max */
     CONFIG_BOOL,     /* true/false (also 1/0, yes/no) */
     CONFIG_ENUM,     /* one of choices; the field gets its index */

@@ -173,7 +173,7 @@ class ApplicationAuth(harness.TestCase):
 
 
 class Admin(harness.TestCase):
-    server_env = {"PUSHGATE_ADMIN_TOKEN": "t"}
+    server_env = {"PUSHGATE_ADMIN_TOKEN": "t0123456789abcdef0123456789abcdef"}
 
     @classmethod
     def setUpClass(cls):
@@ -186,7 +186,7 @@ class Admin(harness.TestCase):
                            headers=self.s.app_headers(self.app))
         self.assertEqual(r.status, 201, r)
         path = f"/registration/{r.body['registrationId']}"
-        g = self.s.request("GET", path, headers={"Authorization": "Bearer t"})
+        g = self.s.request("GET", path, headers={"Authorization": "Bearer t0123456789abcdef0123456789abcdef"})
         self.assertEqual(g.status, 200, g)
         self.assertEqual(g.body["registrationId"], r.body["registrationId"])
         bad = self.s.request("GET", path, headers={"Authorization": "Bearer wrong"})
