@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import ssl
+import stat
 import subprocess
 import tempfile
 import time
