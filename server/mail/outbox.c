@@ -253,6 +253,10 @@ static CURL *smtp_easy(struct job *j, const struct config *cfg)
     curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, smtp_debug);
     curl_easy_setopt(e, CURLOPT_DEBUGDATA, j);
     curl_easy_setopt(e, CURLOPT_VERBOSE, 1L); /* to the debug function only */
+    /* A connection of its own: a reused one shows no handshake, and its TLS
+     * state would go unseen (the debug function is per transfer). */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
     curl_easy_setopt(e, CURLOPT_MAIL_RCPT, j->rcpts);
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
