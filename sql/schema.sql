@@ -933,6 +933,14 @@ BEGIN
 END $$;
 
 --
+-- Name: mfa_budget_hour(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mfa_budget_hour() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    RETURN to_timestamp(((floor((EXTRACT(epoch FROM now()) / (3600)::numeric)) * (3600)::numeric))::double precision);
+
+--
 -- Name: mfa_challenge(text, text, text, text, bytea, bytea); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1148,6 +1156,26 @@ BEGIN
     END IF;
     UPDATE users SET otp_locked_until = NULL, otp_failures = 0 WHERE id = p_uid;
     RETURN 0;
+END $$;
+
+--
+-- Name: mfa_send_budget_take(text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mfa_send_budget_take(p_app text, p_limit integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    h timestamptz := mfa_budget_hour();
+BEGIN
+    DELETE FROM mfa_send_budget WHERE application_id = p_app AND hour < h;
+    INSERT INTO mfa_send_budget AS b (application_id, hour, sent) VALUES (p_app, h, 1)
+    ON CONFLICT (application_id, hour) DO UPDATE SET sent = b.sent + 1 WHERE b.sent < p_limit;
+    IF FOUND THEN
+        RETURN 0;
+    END IF;
+    UPDATE mfa_send_budget SET refused = refused + 1 WHERE application_id = p_app AND hour = h;
+    RETURN greatest(1, ceil(extract(epoch FROM h + interval '1 hour' - now())))::integer;
 END $$;
 
 --
@@ -1790,6 +1818,17 @@ CREATE TABLE public.mfa_backup_codes (
 );
 
 --
+-- Name: mfa_send_budget; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.mfa_send_budget (
+    application_id text NOT NULL,
+    hour timestamp with time zone NOT NULL,
+    sent integer DEFAULT 0 NOT NULL,
+    refused integer DEFAULT 0 NOT NULL
+);
+
+--
 -- Name: mfa_sends; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1917,6 +1956,13 @@ ALTER TABLE ONLY public.mfa_backup_codes
 
 ALTER TABLE ONLY public.mfa
     ADD CONSTRAINT mfa_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: mfa_send_budget mfa_send_budget_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.mfa_send_budget
+    ADD CONSTRAINT mfa_send_budget_pkey PRIMARY KEY (application_id, hour);
 
 --
 -- Name: outbox outbox_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2102,6 +2148,13 @@ ALTER TABLE ONLY public.devices
 
 ALTER TABLE ONLY public.mfa_backup_codes
     ADD CONSTRAINT mfa_backup_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
+
+--
+-- Name: mfa_send_budget mfa_send_budget_application_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.mfa_send_budget
+    ADD CONSTRAINT mfa_send_budget_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id) ON DELETE CASCADE;
 
 --
 -- Name: mfa_sends mfa_sends_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -3,10 +3,15 @@ server, retries across a relay outage and a killed server, cancellation, and fil
 
 import email
 import email.policy
+import logging
 import os
 import re
+import socket
+import ssl
 import stat
 import threading
+import subprocess
+import tempfile
 import time
 
 import harness
@@ -263,6 +268,131 @@ class FileMode(harness.TestCase):
         self.assertEqual(len(link_lines(harness.text_part(msg), s)), 1, harness.text_part(msg))
         self.assertEqual(delivery(s, app, reg),
                          {"status": "sent", "attempts": 1, "lastError": None})
+
+
+
+def relay_address():
+    """(host for PUSHGATE_SMTP_URL, address to bind the sink to): the name "localhost",
+    which the server never treats as loopback (only an address literal counts:
+    outbox_relay_is_loopback), while the traffic stays on 127.0.0.1. Tests send nothing to
+    any address outside the loopback range."""
+    return "localhost", "127.0.0.1"
+
+
+class RemoteSink(harness.SmtpSink):
+    """harness.SmtpSink on a chosen address; with tls_context it offers STARTTLS."""
+
+    def __init__(self, host, bind, tls_context=None):
+        self.host, self.bind, self.tls_context = host, bind, tls_context
+        self.connections = 0
+        super().__init__()
+
+    @property
+    def url(self):
+        return f"smtp://{self.host}:{self.port}"
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+        if self._controller is None:
+            kw = {"tls_context": self.tls_context} if self.tls_context else {}
+            self._controller = Controller(harness._SmtpHandler(self), hostname=self.bind,
+                                          port=self.port, ready_timeout=10,
+                                          server_hostname="relay.test", **kw)
+            self._controller.start()
+        return self
+
+
+def self_signed_context(directory):
+    key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=relay.test", "-keyout", key, "-out", cert],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def mail_outcomes(server):
+    return [o for o in server.json_logs() if o.get("msg") == "mail delivery"]
+
+
+class SmtpTls(harness.TestCase):
+    """PUSHGATE_SMTP_TLS (api.md 10): to a relay that is not a loopback address literal,
+    TLS is required by default: a relay that offers no STARTTLS (a path attacker stripped
+    it) gets nothing -- not even the envelope's DATA -- and the row stays queued with the
+    reason. `optional` sends in clear then. Every outcome logs its TLS state."""
+
+    def setUp(self):
+        super().setUp()
+        self.host, self.bind = relay_address()
+
+    def start(self, sink, **env):
+        s = self.server(env={"PUSHGATE_SMTP_URL": sink.url,
+                             "PUSHGATE_MAIL_RETRY_BASE_MS": "600000", **env})
+        return s, s.create_app("Tls Bank")
+
+    def test_required_by_default_and_relay_without_starttls_gets_nothing(self):
+        sink = RemoteSink(self.host, self.bind)
+        self.addCleanup(sink.stop)
+        s, app = self.start(sink)
+        reg = register(s, app, "ivan", "ivan@example.com")
+        s.wait_log(lambda o: o.get("msg") == "mail delivery")
+        self.assertEqual((sink.attempts, sink.messages), (0, []), "a message went in clear")
+        out = mail_outcomes(s)[0]
+        self.assertEqual(out["result"], "queued", out)
+        self.assertEqual(out["tls"], "none", out)
+        self.assertIn("STARTTLS", out["error"], out)
+        d = delivery(s, app, reg)
+        self.assertEqual(d["status"], "queued", d)
+        self.assertIn("no STARTTLS", d["lastError"], d)
+        started = next(o for o in s.json_logs() if o.get("msg") == "mailer started")
+        self.assertEqual((started["smtp_tls"], started["loopback_relay"]), ("required", "no"))
+
+    def test_optional_sends_in_clear_and_says_so(self):
+        sink = RemoteSink(self.host, self.bind)
+        self.addCleanup(sink.stop)
+        s, app = self.start(sink, PUSHGATE_SMTP_TLS="optional")
+        register(s, app, "judy", "judy@example.com")
+        sink.wait_for(lambda m: "judy@example.com" in m.envelope_to)
+        s.wait_log(delivered("sent"))
+        self.assertEqual(mail_outcomes(s)[0]["tls"], "none")
+
+    def test_starttls_is_attempted_and_an_untrusted_relay_gets_nothing(self):
+        """A relay offering STARTTLS with a certificate nobody vouches for: the handshake
+        is attempted (tls=starttls in the log) and fails verification; nothing is sent."""
+        with tempfile.TemporaryDirectory() as d:
+            ctx = self_signed_context(d)
+        sink = RemoteSink(self.host, self.bind, tls_context=ctx)
+        self.addCleanup(sink.stop)
+        quiet = logging.getLogger("mail.log")  # aiosmtpd's traceback of the refused handshake
+        quiet.disabled = True
+        self.addCleanup(setattr, quiet, "disabled", False)
+        s, app = self.start(sink)
+        reg = register(s, app, "kim", "kim@example.com")
+        s.wait_log(delivered("queued"))
+        self.assertEqual((sink.attempts, sink.messages), (0, []))
+        self.assertEqual(mail_outcomes(s)[0]["tls"], "starttls")
+        self.assertEqual(delivery(s, app, reg)["status"], "queued")
+
+    def test_loopback_relay_may_go_without_tls(self):
+        sink = harness.SmtpSink()  # 127.0.0.1 literal, no STARTTLS
+        self.addCleanup(sink.stop)
+        s, app = self.start(sink)
+        register(s, app, "lee", "lee@example.com")
+        sink.wait_for(lambda m: "lee@example.com" in m.envelope_to)
+        s.wait_log(delivered("sent"))
+        self.assertEqual(mail_outcomes(s)[0]["tls"], "none")
+
+    def test_none_never_starts_tls(self):
+        with tempfile.TemporaryDirectory() as d:
+            ctx = self_signed_context(d)
+        sink = RemoteSink(self.host, self.bind, tls_context=ctx)
+        self.addCleanup(sink.stop)
+        s, app = self.start(sink, PUSHGATE_SMTP_TLS="none")
+        register(s, app, "max", "max@example.com")
+        sink.wait_for(lambda m: "max@example.com" in m.envelope_to)
+        s.wait_log(delivered("sent"))
+        self.assertEqual(mail_outcomes(s)[0]["tls"], "none")
 
 
 if __name__ == "__main__":

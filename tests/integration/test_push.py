@@ -25,7 +25,7 @@ class PushBase(harness.TestCase):
         # every server of the class; audit rows are sealed at once
         # /metrics reads the database on every scrape (SharedReads tests the default)
         cls.server_env = {"PUSHGATE_SMTP_URL": cls.sink.url, "PUSHGATE_AUDIT_SEAL_AGE": "0",
-                          "PUSHGATE_ADMIN_TOKEN": "push-admin-token",
+                          "PUSHGATE_ADMIN_TOKEN": "push-admin-token-0123456789abcdef0123456789abcdef",
                           "PUSHGATE_METRICS_DB_SECONDS": "0"}
         cls.s = cls.class_server()
         cls.app = cls.s.create_app("Acme Bank")
@@ -180,7 +180,7 @@ class Push(PushBase):
         self.assertProblem(self.s.request("GET", f"/auth/{rid}",
                                           headers=self.s.app_headers(other)), 404, "not_found")
         admin = self.s.request("GET", f"/auth/{rid}",
-                               headers={"Authorization": "Bearer push-admin-token"})
+                               headers={"Authorization": "Bearer push-admin-token-0123456789abcdef0123456789abcdef"})
         self.assertEqual((admin.status, admin.body["status"]), (200, "accepted"), admin)
         self.assertProblem(self.s.request("GET", f"/auth/{rid}?wait=61", headers=self.h), 400,
                            "invalid_request")
