@@ -121,12 +121,13 @@ class Device:
 
     def response(self, request_id, nonce, decision="approve", reason=None, code=None, iat=None,
                  key=None, extra=None, chal=True):
-        """chal: True for the hash of the challenge last verified for request_id (none
-        when there is none), None to leave it out, else the value to send."""
+        """chal: True for the hash of the challenge last verified for request_id (of an
+        empty one when this device saw none: well-formed, matching nothing), None to
+        leave it out, else the value to send."""
         payload = {"requestId": request_id, "nonce": nonce, "decision": decision,
                    "iat": int(time.time()) if iat is None else iat}
         if chal is True:
-            chal = chal_of(self.challenges[request_id]) if request_id in self.challenges else None
+            chal = chal_of(self.challenges.get(request_id, ""))
         if chal is not None:
             payload["chal"] = chal
         if reason:
