@@ -90,9 +90,17 @@ static char *sign_row(struct hold *h, PGresult *res, int row)
  * auth object's challenge are checked against it, sql/030). */
 struct handout {
     struct req *r;
-    int n, nfresh;
+    int n, waiting; /* rows; stores still in flight */
+    bool failed;    /* a store failed: the poll gets 503 */
+    enum db_status failure;
     char **ids, **jws; /* per row; jws[i] NULL: not stored (yet) */
-    int *fresh;        /* the rows signed now, in store order */
+    bool *fresh;       /* per row: signed now, a candidate until stored */
+};
+
+/* One row's store in flight. */
+struct store {
+    struct handout *o;
+    int row;
 };
 
 static void handout_free(struct handout *o)
@@ -110,6 +118,10 @@ static void handout_free(struct handout *o)
 /* Answers with every row whose JWS is stored; frees o. */
 static void handout_reply(struct handout *o)
 {
+    if (o->failed) { /* fail closed: hand out nothing unstored */
+        http_db_failure(o->r, o->failure);
+        return handout_free(o);
+    }
     json_t *list = json_array();
     for (int i = 0; i < o->n; i++)
         if (o->jws[i])
@@ -119,46 +131,54 @@ static void handout_reply(struct handout *o)
     handout_free(o);
 }
 
+/* The stored JWS replaces the candidate (the same one, unless another
+ * handout stored first); a challenge gone meanwhile has no row and is left out. */
 static void on_stored(void *arg, enum db_status st, PGresult *res)
 {
-    struct handout *o = arg;
-    for (int k = 0; k < o->nfresh; k++) { /* until stored, a candidate is no one's */
-        free(o->jws[o->fresh[k]]);
-        o->jws[o->fresh[k]] = NULL;
-    }
+    struct store *s = arg;
+    struct handout *o = s->o;
+    free(o->jws[s->row]);
+    o->jws[s->row] = NULL;
     if (st != DB_OK) {
-        http_db_failure(o->r, st); /* fail closed: hand out nothing unstored */
-        return handout_free(o);
-    }
-    for (int j = 0; j < PQntuples(res); j++) { /* a challenge gone meanwhile has no row */
-        int k = atoi(PQgetvalue(res, j, 1)) - 1;
-        if (k >= 0 && k < o->nfresh && !PQgetisnull(res, j, 0))
-            o->jws[o->fresh[k]] = xstrdup(PQgetvalue(res, j, 0));
-    }
-    handout_reply(o);
+        o->failed = true;
+        o->failure = st;
+    } else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        o->jws[s->row] = xstrdup(PQgetvalue(res, 0, 0));
+    free(s);
+    if (--o->waiting == 0)
+        handout_reply(o);
 }
 
-/* Stores the rows signed now, in one statement (the first JWS stored wins),
- * then answers with what is stored. */
+/* Stores of challenge JWSs queued at the same moment (by polls and by the
+ * deliveries after a create) share one statement and one commit. */
+static const struct db_batch store_batch = {
+    "SELECT s.jws, s.i FROM challenge_store_batch($1, $2, $3) s", DB_BATCH_MAX};
+
+/* Stores a JWS for (device, request) unless one is stored; cb gets the stored one. */
+static void store_jws(struct server *srv, const char *device_id, const char *request_id,
+                      const char *jws, db_cb cb, void *arg)
+{
+    const char *p[] = {device_id, request_id, jws};
+    db_query_batch(srv->db, &store_batch,
+                   "SELECT s.jws FROM challenge_store_batch(ARRAY[$1::text], ARRAY[$2::text], "
+                   "ARRAY[$3::text]) s",
+                   3, p, cb, arg);
+}
+
+/* Stores the rows signed now (the first JWS stored wins), then answers with
+ * what is stored. */
 static void store_fresh(struct handout *o, const char *device_id)
 {
-    const char **devs = xcalloc((size_t)o->nfresh, sizeof *devs);
-    const char **reqs = xcalloc((size_t)o->nfresh, sizeof *reqs);
-    const char **sigs = xcalloc((size_t)o->nfresh, sizeof *sigs);
-    for (int k = 0; k < o->nfresh; k++) {
-        devs[k] = device_id;
-        reqs[k] = o->ids[o->fresh[k]];
-        sigs[k] = o->jws[o->fresh[k]];
+    for (int i = 0; i < o->n; i++)
+        o->waiting += o->fresh[i];
+    for (int i = 0; i < o->n; i++) {
+        if (!o->fresh[i])
+            continue;
+        struct store *s = xcalloc(1, sizeof *s);
+        s->o = o;
+        s->row = i;
+        store_jws(o->r->srv, device_id, o->ids[i], o->jws[i], on_stored, s);
     }
-    char *p[] = {dbbatch_array(devs, o->nfresh), dbbatch_array(reqs, o->nfresh),
-                 dbbatch_array(sigs, o->nfresh)};
-    db_query(o->r->srv->db, "SELECT s.jws, s.i FROM challenge_store_batch($1, $2, $3) s", 3,
-             (const char *const *)p, on_stored, o);
-    for (int i = 0; i < 3; i++)
-        free(p[i]);
-    free(devs);
-    free(reqs);
-    free(sigs);
 }
 
 /* Answers the poll with the challenges of res: the stored JWS of each, and
@@ -171,6 +191,7 @@ static void reply_challenges(struct hold *h, PGresult *res)
     o->ids = xcalloc((size_t)n, sizeof *o->ids);
     o->jws = xcalloc((size_t)n, sizeof *o->jws);
     o->fresh = xcalloc((size_t)n, sizeof *o->fresh);
+    bool any = false;
     for (int i = 0; i < n; i++) {
         o->ids[i] = xstrdup(PQgetvalue(res, i, C_REQ));
         if (!PQgetisnull(res, i, C_JWS)) {
@@ -181,11 +202,11 @@ static void reply_challenges(struct hold *h, PGresult *res)
             handout_free(o);
             return http_problem(hold_end(h), 500, "internal", "cannot sign a challenge");
         }
-        o->fresh[o->nfresh++] = i;
+        o->fresh[i] = any = true;
     }
     char *device_id = xstrdup(hold_key(h));
     o->r = hold_end(h);
-    if (o->nfresh)
+    if (any)
         store_fresh(o, device_id);
     else
         handout_reply(o);
@@ -285,22 +306,14 @@ static void on_offer_stored(void *arg, enum db_status st, PGresult *res)
     free(o);
 }
 
-/* Answers that store a new challenge JWS at the same moment share one statement. */
-static const struct db_batch store_batch = {
-    "SELECT s.jws, s.i FROM challenge_store_batch($1, $2, $3) s", DB_BATCH_MAX};
-
 void devpoll_deliver(struct server *srv, const char *device_id, json_t *item)
 {
     struct offer *o = xcalloc(1, sizeof *o);
     o->srv = srv;
     o->device_id = xstrdup(device_id);
     o->request_id = xstrdup(json_string_value(json_object_get(item, "requestId")));
-    const char *p[] = {device_id, o->request_id,
-                       json_string_value(json_object_get(item, "challenge"))};
-    db_query_batch(srv->db, &store_batch,
-                   "SELECT s.jws FROM challenge_store_batch(ARRAY[$1::text], ARRAY[$2::text], "
-                   "ARRAY[$3::text]) s",
-                   3, p, on_offer_stored, o);
+    store_jws(srv, device_id, o->request_id, json_string_value(json_object_get(item, "challenge")),
+              on_offer_stored, o);
 }
 
 void devpoll_created(struct server *srv, const char *device_id, const char *request_id)
