@@ -32,7 +32,9 @@ BEGIN
 END $$;
 
 -- The chal claim of a response JWS (its payload segment, base64url JSON). The
--- server has verified the JWS and chal's form (43 base64url characters) first.
+-- server has verified the JWS and chal's form (43 base64url characters) first,
+-- and refused a payload with a duplicate member (protocol/jws.c), so this reads
+-- the same chal as the server and `pushgated evidence verify` did.
 CREATE FUNCTION response_chal(p_response text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT AS $$
 DECLARE
