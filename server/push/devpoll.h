@@ -5,8 +5,8 @@
  * NOTIFY) or N seconds pass. Each challenge is signed by the server when it
  * is first handed out and stored before the device sees it (the first stored
  * JWS wins, sql/030); every later handout, on any instance, reuses it, so a
- * device's answer (chal) and the auth object (challenge) name that one JWS. A poll registers itself before it reads, so a
- * wake-up that races with its read is never lost. A device known to have
+ * device's answer (chal) and the auth object (challenge) name that one JWS. A poll registers itself
+ * before it reads, so a wake-up that races with its read is never lost. A device known to have
  * nothing pending (devknown.h) is held without a read. */
 #ifndef PUSHGATE_DEVPOLL_H
 #define PUSHGATE_DEVPOLL_H
