@@ -217,7 +217,8 @@ static void answer(struct run *r)
            ch.reason ? ch.reason : "", ch.reason ? ")" : "");
     fflush(stdout);
     char *jws = sim_response(r->c.dev->key, r->c.dev->device_id, rid,
-                             json_string_value(json_object_get(p, "nonce")), ch.decision, ch.reason,
+                             json_string_value(json_object_get(p, "nonce")),
+                             json_string_value(json_object_get(p, "chal")), ch.decision, ch.reason,
                              ch.code[0] ? ch.code : NULL);
     json_t *body = jws ? json_pack("{s:s}", "response", jws) : NULL;
     char route[200];

@@ -21,7 +21,8 @@ CREATE TYPE public.auth_view_t AS (
 	v_device text,
 	v_evidence text,
 	v_code text,
-	v_async boolean
+	v_async boolean,
+	v_challenge text
 );
 
 --
@@ -221,6 +222,7 @@ CREATE TABLE public.auth_requests (
     evidence text,
     strikes integer DEFAULT 0 NOT NULL,
     strikes_end timestamp with time zone,
+    challenge text,
     CONSTRAINT auth_requests_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'accepted'::text, 'denied'::text, 'expired'::text, 'cancelled'::text]))),
     CONSTRAINT auth_requests_type_check CHECK ((type = ANY (ARRAY['authentication'::text, 'authorization'::text]))),
     CONSTRAINT auth_requests_verification_check CHECK ((verification = ANY (ARRAY['none'::text, 'code'::text])))
@@ -440,6 +442,7 @@ CREATE FUNCTION public.auth_decide(p_id text, p_device text, p_nonce text, p_dec
 DECLARE
     req auth_requests;
     nonce text;
+    jws text;
     dstatus text;
 BEGIN
     SELECT (f.decided).* INTO req
@@ -452,7 +455,7 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    SELECT c.nonce, d.status INTO nonce, dstatus
+    SELECT c.nonce, c.jws, d.status INTO nonce, jws, dstatus
       FROM auth_challenges c JOIN devices d ON d.id = c.device_id
      WHERE c.device_id = p_device AND c.request_id = p_id;
     IF NOT FOUND THEN
@@ -460,7 +463,7 @@ BEGIN
         outcome := CASE WHEN dstatus = 'active' THEN 'not_found' ELSE 'device_inactive' END;
     ELSIF dstatus <> 'active' THEN
         outcome := 'device_inactive';
-    ELSIF nonce <> p_nonce THEN
+    ELSIF nonce <> p_nonce OR jws_chal(jws) IS DISTINCT FROM response_chal(p_evidence) THEN
         outcome := 'invalid_response';
     ELSE
         UPDATE auth_requests a SET status = 'expired', reason = 'timeout', decided_at = a.expires_at
@@ -594,9 +597,11 @@ BEGIN
                                  WHEN a.verification = 'code'
                                       AND x.code IS DISTINCT FROM a.display_code
                                      THEN 'code_mismatch' END,
-                   decided_at = now(), device_id = x.device, evidence = x.evidence
+                   decided_at = now(), device_id = x.device, evidence = x.evidence,
+                   challenge = c.jws
               FROM x JOIN auth_challenges c ON c.device_id = x.device AND c.request_id = x.id
                                           AND c.nonce = x.nonce
+                                          AND jws_chal(c.jws) = response_chal(x.evidence)
                      JOIN devices d ON d.id = c.device_id AND d.status = 'active'
              WHERE a.id = x.id AND a.status = 'pending' AND a.expires_at > now()
             RETURNING a AS req, x.k, x.lock_s),
@@ -664,14 +669,27 @@ BEGIN
                r.username, extract(epoch FROM r.created_at)::bigint,
                extract(epoch FROM r.expires_at)::bigint,
                extract(epoch FROM CASE WHEN timed_out THEN r.expires_at ELSE r.decided_at END)::bigint,
-               r.device_id, r.evidence, r.display_code, r.async)::auth_view_t;
+               r.device_id, r.evidence, r.display_code, r.async, r.challenge)::auth_view_t;
 END $$;
+
+--
+-- Name: challenge_store_batch(text[], text[], text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.challenge_store_batch(a_device text[], a_request text[], a_jws text[]) RETURNS TABLE(jws text, i integer)
+    LANGUAGE sql
+    AS $$
+    UPDATE auth_challenges c SET jws = COALESCE(c.jws, x.jws)
+      FROM unnest(a_device, a_request, a_jws) WITH ORDINALITY AS x(device, request, jws, k)
+     WHERE c.device_id = x.device AND c.request_id = x.request AND c.expires_at > now()
+    RETURNING c.jws, x.k::integer
+$$;
 
 --
 -- Name: device_challenges(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.device_challenges(p_device text) RETURNS TABLE(device_status text, request_id text, app_id text, app_name text, username text, type text, message text, context json, transaction json, verification text, nonce text, iat bigint, exp bigint)
+CREATE FUNCTION public.device_challenges(p_device text) RETURNS TABLE(device_status text, request_id text, app_id text, app_name text, username text, type text, message text, context json, transaction json, verification text, nonce text, iat bigint, exp bigint, jws text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -681,7 +699,7 @@ DECLARE
 BEGIN
     FOR r IN
         SELECT d.status AS dstatus, d.last_seen_at, a.id, ap.id AS ap_id, ap.name, a.username,
-               a.type, a.message, a.context, a.transaction, a.verification, c.nonce,
+               a.type, a.message, a.context, a.transaction, a.verification, c.nonce, c.jws,
                extract(epoch FROM a.created_at)::bigint AS iat,
                extract(epoch FROM a.expires_at)::bigint AS exp
           FROM devices d
@@ -701,6 +719,7 @@ BEGIN
         request_id := r.id; app_id := r.ap_id; app_name := r.name; username := r.username;
         type := r.type; message := r.message; context := r.context; transaction := r.transaction;
         verification := r.verification; nonce := r.nonce; iat := r.iat; exp := r.exp;
+        jws := r.jws;
         RETURN NEXT;
     END LOOP;
     IF NOT found_device THEN
@@ -715,40 +734,6 @@ BEGIN
         RETURN NEXT;
     END IF;
 END $$;
-
---
--- Name: rfc3339(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.rfc3339(t timestamp with time zone) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN to_char((t AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'::text);
-
---
--- Name: devices; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.devices (
-    id text NOT NULL,
-    app_id text NOT NULL,
-    user_id bigint NOT NULL,
-    registration_id text NOT NULL,
-    name text NOT NULL,
-    public_jwk text NOT NULL,
-    status text DEFAULT 'active'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    last_seen_at timestamp with time zone,
-    revoked_at timestamp with time zone,
-    CONSTRAINT devices_status_check CHECK ((status = ANY (ARRAY['active'::text, 'revoked'::text])))
-);
-
---
--- Name: device_json(public.devices); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.device_json(d public.devices) RETURNS json
-    LANGUAGE sql STABLE
-    RETURN json_build_object('deviceId', (d).id, 'name', (d).name, 'status', (d).status, 'createdAt', public.rfc3339((d).created_at), 'lastSeenAt', public.rfc3339((d).last_seen_at));
 
 --
 -- Name: device_jti_claim(text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -849,6 +834,14 @@ BEGIN
 END $$;
 
 --
+-- Name: rfc3339(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rfc3339(t timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN to_char((t AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'::text);
+
+--
 -- Name: applications; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -861,6 +854,24 @@ CREATE TABLE public.applications (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT applications_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['active'::text, 'disabled'::text])))
+);
+
+--
+-- Name: devices; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.devices (
+    id text NOT NULL,
+    app_id text NOT NULL,
+    user_id bigint NOT NULL,
+    registration_id text NOT NULL,
+    name text NOT NULL,
+    public_jwk text NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT devices_status_check CHECK ((status = ANY (ARRAY['active'::text, 'revoked'::text])))
 );
 
 --
@@ -930,6 +941,17 @@ BEGIN
             RETURN;
         END IF; -- swept between the two statements: take it again
     END LOOP;
+END $$;
+
+--
+-- Name: jws_chal(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.jws_chal(p_jws text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    AS $$
+BEGIN
+    RETURN rtrim(translate(encode(sha256(convert_to(p_jws, 'UTF8')), 'base64'), '+/', '-_'), '=');
 END $$;
 
 --
@@ -1635,6 +1657,20 @@ BEGIN
 END $$;
 
 --
+-- Name: response_chal(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.response_chal(p_response text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    AS $$
+DECLARE
+    seg text := translate(split_part(p_response, '.', 2), '-_', '+/');
+BEGIN
+    RETURN convert_from(decode(seg || repeat('=', (4 - length(seg) % 4) % 4), 'base64'),
+                        'UTF8')::json ->> 'chal';
+END $$;
+
+--
 -- Name: server_keys; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1678,7 +1714,7 @@ END $$;
 
 CREATE FUNCTION public.user_devices_json(p_app text, p_username text) RETURNS json
     LANGUAGE sql STABLE
-    RETURN (SELECT json_build_object('devices', COALESCE((SELECT json_agg(public.device_json(d.*) ORDER BY d.created_at, d.id) AS json_agg FROM public.devices d WHERE (d.user_id = u.id)), '[]'::json)) AS json_build_object FROM public.users u WHERE ((u.app_id = user_devices_json.p_app) AND (u.username = user_devices_json.p_username)));
+    RETURN (SELECT json_build_object('devices', COALESCE((SELECT json_agg(json_build_object('deviceId', d.id, 'name', d.name, 'status', d.status, 'createdAt', public.rfc3339(d.created_at), 'lastSeenAt', public.rfc3339(d.last_seen_at), 'publicKey', (d.public_jwk)::json) ORDER BY d.created_at, d.id) AS json_agg FROM public.devices d WHERE (d.user_id = u.id)), '[]'::json)) AS json_build_object FROM public.users u WHERE ((u.app_id = user_devices_json.p_app) AND (u.username = user_devices_json.p_username)));
 
 --
 -- Name: user_unlock(text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1743,7 +1779,8 @@ CREATE TABLE public.auth_challenges (
     request_id text NOT NULL,
     device_id text NOT NULL,
     nonce text NOT NULL,
-    expires_at timestamp with time zone NOT NULL
+    expires_at timestamp with time zone NOT NULL,
+    jws text
 );
 
 --
