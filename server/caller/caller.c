@@ -46,18 +46,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The socket's peer (no trusted-proxy support here: a proxy in front makes
- * every client one address, docs/http.md). */
-static const char *client_address(const struct req *r)
-{
-    struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
-    char *addr = NULL;
-    ev_uint16_t port = 0;
-    if (c)
-        evhttp_connection_get_peer(c, &addr, &port);
-    return addr && *addr ? addr : "unknown";
-}
-
 /* A request that presented some credential (a secret or a bearer token). A
  * request with none guesses nothing and is not counted. */
 static bool presented(const struct req *r)
@@ -68,7 +56,7 @@ static bool presented(const struct req *r)
 static void app_unauthorized(struct req *r)
 {
     if (presented(r))
-        throttle_fail(failure_throttle(r->srv), client_address(r), now_seconds());
+        throttle_fail(failure_throttle(r->srv), http_client_address(r), now_seconds());
     http_problem(r, 401, "invalid_application_credentials", APP_401_DETAIL);
 }
 
@@ -77,7 +65,7 @@ static void app_unauthorized(struct req *r)
  * wrong, and the throttle would slow nothing (docs/http.md). */
 static bool throttled(struct req *r)
 {
-    int wait = throttle_blocked(failure_throttle(r->srv), client_address(r), now_seconds());
+    int wait = throttle_blocked(failure_throttle(r->srv), http_client_address(r), now_seconds());
     if (wait > 0)
         http_problem_retry(r, 429, "rate_limited",
                            "too many failed credentials from this address; try again later", wait);

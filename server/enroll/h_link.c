@@ -158,17 +158,6 @@ static void notice_name(const char *name, char *out, size_t n)
     out[o] = '\0';
 }
 
-/* The binding request's peer address (no trusted-proxy support: the socket's peer). */
-static const char *peer_address(struct req *r)
-{
-    struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
-    char *addr = NULL;
-    ev_uint16_t port = 0;
-    if (c)
-        evhttp_connection_get_peer(c, &addr, &port);
-    return addr && *addr ? addr : "unknown";
-}
-
 struct notice_facts {
     const char *app, *user, *ip;
     char name[NOTICE_NAME_CHARS * 6 + 16], when[40];
@@ -195,7 +184,7 @@ static char *notice_html(const struct notice_facts *f)
 static char *sealed_notice(struct req *r, PGresult *res)
 {
     struct notice_facts f = {
-        .app = PQgetvalue(res, 0, 3), .user = PQgetvalue(res, 0, 4), .ip = peer_address(r)};
+        .app = PQgetvalue(res, 0, 3), .user = PQgetvalue(res, 0, 4), .ip = http_client_address(r)};
     notice_name(json_string_value(json_object_get(r->body, "deviceName")), f.name, sizeof f.name);
     time_t now = time(NULL);
     struct tm tm;

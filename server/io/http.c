@@ -202,6 +202,16 @@ const char *http_path(const struct req *r)
     return p ? p : "";
 }
 
+const char *http_client_address(const struct req *r)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (c)
+        evhttp_connection_get_peer(c, &addr, &port);
+    return addr && *addr ? addr : "unknown";
+}
+
 const char *http_method_name(const struct req *r)
 {
     switch (r->method) {

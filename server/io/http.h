@@ -88,6 +88,10 @@ void http_bad_request(struct req *r, const char *detail);
 const char *http_header(const struct req *r, const char *name);
 /* The request path without the query string (as sent, not decoded). */
 const char *http_path(const struct req *r);
+/* The client's address as text ("unknown" when the connection is gone): today the
+ * socket's peer, so behind a reverse proxy every client is the proxy (docs/http.md).
+ * The one place a trusted-proxy rule will go. Valid while r is. */
+const char *http_client_address(const struct req *r);
 /* "GET", "POST", ... */
 const char *http_method_name(const struct req *r);
 /* Query parameter, or NULL. */
