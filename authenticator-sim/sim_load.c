@@ -174,7 +174,8 @@ static void dev_next(struct ldev *v)
     snprintf(route, sizeof route, "/device/challenges/%s", rid);
     sim_url_path(&v->L->url, route, htu, sizeof htu);
     char *jws = sim_response(v->d->key, v->d->device_id, rid,
-                             json_string_value(json_object_get(p, "nonce")), "approve", NULL, NULL);
+                             json_string_value(json_object_get(p, "nonce")),
+                             json_string_value(json_object_get(p, "chal")), "approve", NULL, NULL);
     char *authz = sim_device_authz(v->d->key, v->d->device_id, "POST", htu);
     json_t *body = jws ? json_pack("{s:s}", "response", jws) : NULL;
     const char *h[] = {"Authorization", authz, NULL};

@@ -1,5 +1,6 @@
 #include "sim_proof.h"
 
+#include "protocol/b64url.h"
 #include "protocol/jwk.h"
 #include "protocol/jws.h"
 #include "protocol/token.h"
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/evp.h>
 
 char *sim_registration_proof(EVP_PKEY *key, const char *registration_id)
 {
@@ -37,11 +40,21 @@ char *sim_device_authz(EVP_PKEY *key, const char *device_id, const char *method,
     return h;
 }
 
-char *sim_response(EVP_PKEY *key, const char *device_id, const char *request_id, const char *nonce,
-                   const char *decision, const char *reason, const char *code)
+int sim_chal(const char *challenge_jws, char *out, size_t outsz)
 {
-    json_t *p = json_pack("{s:s, s:s, s:s, s:I}", "requestId", request_id, "nonce", nonce,
-                          "decision", decision, "iat", (json_int_t)time(NULL));
+    unsigned char md[32];
+    unsigned int n = 0;
+    if (EVP_Digest(challenge_jws, strlen(challenge_jws), md, &n, EVP_sha256(), NULL) != 1 ||
+        n != sizeof md)
+        return -1;
+    return b64url_encode_to(md, sizeof md, out, outsz);
+}
+
+char *sim_response(EVP_PKEY *key, const char *device_id, const char *request_id, const char *nonce,
+                   const char *chal, const char *decision, const char *reason, const char *code)
+{
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:I}", "requestId", request_id, "nonce", nonce,
+                          "chal", chal, "decision", decision, "iat", (json_int_t)time(NULL));
     if (p && reason)
         json_object_set_new(p, "reason", json_string(reason));
     if (p && code)
@@ -119,6 +132,7 @@ static json_t *verify_pinned(const struct sim_keyset *ks, const char *jws)
 json_t *sim_challenge_check(const struct sim_keyset *ks, const char *jws, const char *device_id,
                             const char *request_id, const char **why)
 {
+    char chal[SIM_CHAL_SIZE];
     json_t *p = jws ? verify_pinned(ks, jws) : NULL;
     const char *dev = json_string_value(json_object_get(p, "deviceId"));
     const char *rid = json_string_value(json_object_get(p, "requestId"));
@@ -131,9 +145,12 @@ json_t *sim_challenge_check(const struct sim_keyset *ks, const char *jws, const 
         *why = "its requestId does not match the one it was listed under";
     else if (!json_is_string(json_object_get(p, "nonce")))
         *why = "it carries no nonce";
+    else if (sim_chal(jws, chal, sizeof chal) < 0)
+        *why = "it cannot be hashed";
     if (*why) {
         json_decref(p);
         return NULL;
     }
+    json_object_set_new(p, "chal", json_string(chal));
     return p;
 }

@@ -18,10 +18,16 @@ char *sim_registration_proof(EVP_PKEY *key, const char *registration_id);
  * Every call has a new jti, so a proof is never reused. */
 char *sim_device_authz(EVP_PKEY *key, const char *device_id, const char *method, const char *path);
 
+/* api.md 6.3's chal of a challenge: base64url (no padding) of the SHA-256 of the exact
+ * bytes of its compact JWS, into out (SIM_CHAL_SIZE bytes). 0, or -1 on failure. */
+#define SIM_CHAL_SIZE 44
+int sim_chal(const char *challenge_jws, char *out, size_t outsz);
+
 /* The answer to a challenge: typ pushgate-response+jwt, kid device_id, {requestId, nonce,
- * decision, reason (when not NULL), code (when not NULL), iat}. */
+ * chal (sim_chal of the challenge answered), decision, reason (when not NULL), code (when
+ * not NULL), iat}. */
 char *sim_response(EVP_PKEY *key, const char *device_id, const char *request_id, const char *nonce,
-                   const char *decision, const char *reason, const char *code);
+                   const char *chal, const char *decision, const char *reason, const char *code);
 
 /* The server keys pinned at enrolment, parsed once (verifying is then cheap). */
 struct sim_keyset;
@@ -33,8 +39,9 @@ void sim_keyset_free(struct sim_keyset *ks);
 /* Checks one challenge from GET /device/challenges: the JWS verifies under the pinned key
  * named by its kid (every pinned key when it has none) with typ pushgate-challenge+jwt,
  * and the payload names device_id and request_id (the id the server listed it under) and
- * carries a nonce. Returns the payload (new reference) or NULL with *why set to a static
- * reason. A NULL return means: do not answer. */
+ * carries a nonce. Returns the payload (new reference) with one member added, "chal" (the
+ * challenge's sim_chal, for the answer), or NULL with *why set to a static reason. A NULL
+ * return means: do not answer. */
 json_t *sim_challenge_check(const struct sim_keyset *ks, const char *jws, const char *device_id,
                             const char *request_id, const char **why);
 

@@ -1,6 +1,7 @@
 /* run: the device loop -- long-poll, check each challenge against the pinned server keys,
  * show it, decide (fixed, or asked on the terminal), answer, print the server's verdict
  * (api.md 6.2, 6.3). Challenges that fail the check are reported and never answered. */
+#include "protocol/claimtime.h"
 #include "sim.h"
 #include "sim_client.h"
 #include "sim_prompt.h"
@@ -112,7 +113,7 @@ static void show(const json_t *p)
     print_field("verification:", json_object_get(p, "verification"));
     json_int_t exp = json_integer_value(json_object_get(p, "exp"));
     if (exp)
-        printf("  %-13s in %lld s\n", "expires:", (long long)(exp - (json_int_t)time(NULL)));
+        printf("  %-13s in %lld s\n", "expires:", claimtime_diff(exp, time(NULL)));
     fflush(stdout);
 }
 
@@ -216,7 +217,8 @@ static void answer(struct run *r)
            ch.reason ? ch.reason : "", ch.reason ? ")" : "");
     fflush(stdout);
     char *jws = sim_response(r->c.dev->key, r->c.dev->device_id, rid,
-                             json_string_value(json_object_get(p, "nonce")), ch.decision, ch.reason,
+                             json_string_value(json_object_get(p, "nonce")),
+                             json_string_value(json_object_get(p, "chal")), ch.decision, ch.reason,
                              ch.code[0] ? ch.code : NULL);
     json_t *body = jws ? json_pack("{s:s}", "response", jws) : NULL;
     char route[200];

@@ -288,10 +288,19 @@ static void on_answered(struct evhttp_request *r, void *arg)
         n_conn_err++;
 }
 
-static void answer(struct device *d, const char *request_id, const char *nonce)
+/* api.md 6.3's chal: base64url SHA-256 of the exact challenge JWS (44 bytes with the NUL). */
+static bool chal_of(const char *jws, char out[44])
 {
-    json_t *p = json_pack("{s:s, s:s, s:s, s:I}", "requestId", request_id, "nonce", nonce,
-                          "decision", "approve", "iat", (json_int_t)time(NULL));
+    unsigned char md[32];
+    unsigned int n = 0;
+    return EVP_Digest(jws, strlen(jws), md, &n, EVP_sha256(), NULL) == 1 && n == sizeof md &&
+           b64url_encode_to(md, sizeof md, out, 44) == 0;
+}
+
+static void answer(struct device *d, const char *request_id, const char *nonce, const char *chal)
+{
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:I}", "requestId", request_id, "nonce", nonce,
+                          "chal", chal, "decision", "approve", "iat", (json_int_t)time(NULL));
     char *jws = jws_sign_es256(d->u->key, "pushgate-response+jwt", d->u->device_id, p);
     json_decref(p);
     struct evhttp_request *r = req_new(on_answered, d);
@@ -345,9 +354,10 @@ static void on_polled(struct evhttp_request *r, void *arg)
     {
         const char *id = json_string_value(json_object_get(item, "requestId"));
         const char *ch = json_string_value(json_object_get(item, "challenge"));
-        char nonce[128];
-        if (id && ch && read_challenge(ch, d->u->device_id, nonce, sizeof nonce))
-            answer(d, id, nonce);
+        char nonce[128], chal[44];
+        if (id && ch && read_challenge(ch, d->u->device_id, nonce, sizeof nonce) &&
+            chal_of(ch, chal))
+            answer(d, id, nonce, chal);
         else
             n_err++;
     }

@@ -62,9 +62,9 @@ CREATE TYPE auth_view_t AS (
     v_async boolean);
 
 -- The other functions of this flow are defined where their current version is
--- (one body each, sql/README.md): peers_alive, random_nonce, auth_effective_status,
--- auth_view and device_challenges in 008; auth_create, auth_decide and the fatigue
--- rule (auth_admit) in 013.
+-- (one body each, sql/README.md): peers_alive, random_nonce and auth_effective_status
+-- in 008; auth_create and the fatigue rule (auth_admit) in 013; auth_view,
+-- device_challenges, auth_decide and user_devices_json in 030.
 
 -- Reads a request for its waiters, storing 'expired' when its time ran out.
 CREATE FUNCTION auth_read(p_id text, p_app text)
@@ -172,19 +172,7 @@ BEGIN
     RETURN QUERY SELECT * FROM device_revoke(p_device, p_app, p_username, p_self);
 END $$;
 
--- GET /device, GET /users/{u}/devices
-CREATE FUNCTION device_json(d devices) RETURNS json
-    LANGUAGE sql STABLE
-    RETURN json_build_object('deviceId', d.id, 'name', d.name, 'status', d.status,
-                             'createdAt', rfc3339(d.created_at), 'lastSeenAt', rfc3339(d.last_seen_at));
-
--- GET /users/{username}/devices: NULL when the user does not exist.
-CREATE FUNCTION user_devices_json(p_app text, p_username text) RETURNS json
-    LANGUAGE sql STABLE
-    RETURN (SELECT json_build_object('devices',
-                       COALESCE((SELECT json_agg(device_json(d) ORDER BY d.created_at, d.id)
-                                   FROM devices d WHERE d.user_id = u.id), '[]'::json))
-              FROM users u WHERE u.app_id = p_app AND u.username = p_username);
+-- user_devices_json (GET /users/{username}/devices) is in 030.
 
 -- GET /device
 CREATE FUNCTION device_self_json(p_device text) RETURNS json

@@ -1,5 +1,8 @@
 -- Tamper-evident audit log.
 --
+-- (Superseded in part by 020_audit_keyed.sql: the seals are now HMAC chains keyed by
+-- a secret derived from the master key, computed in C; read that file's header.)
+--
 -- Triggers append one row per security-relevant change, in the same transaction,
 -- whatever code path made it. One instance at a time (server/audit.c) seals the
 -- rows in blocks: one audit_seals row per block of audit_log ids
@@ -32,45 +35,8 @@ CREATE TABLE audit_seals (
     sealed_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- What is hashed of a row (pushgated audit verify builds the same bytes in C).
-CREATE FUNCTION audit_row_bytes(a audit_log) RETURNS bytea
-    LANGUAGE sql IMMUTABLE
-    RETURN convert_to(concat_ws(E'\x1f', a.id::text,
-                                to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-                                COALESCE(a.app_id, ''), a.event, a.subject, a.data::text), 'UTF8');
-
--- Seals the next block (at most p_limit rows at least p_age_s seconds old);
--- returns its row count. One session at a time; the others return 0.
-CREATE FUNCTION audit_seal(p_limit integer, p_age_s integer) RETURNS integer
-LANGUAGE plpgsql AS $$
-DECLARE
-    head audit_seals;
-    lo bigint;
-    young bigint;
-    hi bigint;
-    n integer;
-    digest bytea;
-BEGIN
-    IF NOT pg_try_advisory_xact_lock(7350002) THEN
-        RETURN 0;
-    END IF;
-    SELECT * INTO head FROM audit_seals ORDER BY seq DESC LIMIT 1;
-    lo := COALESCE(head.last_id, 0);
-    SELECT min(id) INTO young FROM audit_log
-     WHERE id > lo AND at >= clock_timestamp() - make_interval(secs => p_age_s);
-    SELECT max(b.id), count(*), string_agg(sha256(audit_row_bytes(b)), ''::bytea ORDER BY b.id)
-      INTO hi, n, digest
-      FROM (SELECT * FROM audit_log a
-             WHERE a.id > lo AND (young IS NULL OR a.id < young)
-             ORDER BY a.id LIMIT p_limit) b;
-    IF n = 0 THEN
-        RETURN 0;
-    END IF;
-    INSERT INTO audit_seals (seq, last_id, rows, prev_hash, hash)
-    VALUES (COALESCE(head.seq, 0) + 1, hi, n, head.hash,
-            sha256(COALESCE(head.hash, ''::bytea) || digest));
-    RETURN n;
-END $$;
+-- audit_row_bytes() and audit_seal(), the plain SHA-256 sealer, were dropped by
+-- 020_audit_keyed.sql: the chain is now keyed and computed in C.
 
 CREATE FUNCTION audit_append(p_app text, p_event text, p_subject text, p_data jsonb)
 RETURNS void

@@ -36,19 +36,7 @@ BEGIN
     RETURN CASE WHEN r.status = 'pending' AND r.expires_at <= now() THEN 'expired' ELSE r.status END;
 END $$;
 
--- What the server needs to build an auth request's API object (api.md 5).
-CREATE FUNCTION auth_view(r auth_requests) RETURNS auth_view_t
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    timed_out boolean := r.status = 'pending' AND r.expires_at <= now();
-BEGIN
-    RETURN ROW(r.id, CASE WHEN timed_out THEN 'expired' ELSE r.status END,
-               CASE WHEN timed_out THEN 'timeout' ELSE r.reason END,
-               r.username, extract(epoch FROM r.created_at)::bigint,
-               extract(epoch FROM r.expires_at)::bigint,
-               extract(epoch FROM CASE WHEN timed_out THEN r.expires_at ELSE r.decided_at END)::bigint,
-               r.device_id, r.evidence, r.display_code, r.async)::auth_view_t;
-END $$;
+-- auth_view is now in 030 (it returns the decided challenge too).
 
 -- True when another instance is alive: only then is a NOTIFY worth its cost
 -- (a notifying commit takes a database-wide lock, design.md).
@@ -69,56 +57,6 @@ CREATE OR REPLACE FUNCTION random_nonce() RETURNS text
 
 DROP FUNCTION IF EXISTS push_backoff(bigint, integer, integer); -- 006's, before
 
--- GET /device/challenges: the device's state and its pending challenges, with
--- everything the server signs into each challenge (api.md 6.2). One statement
--- reads the device and its live challenges; last_seen_at is written only when
--- it is more than 30 s old (lastSeenAt is accurate to 30 s), so a poll is
--- a read, not a commit.
-CREATE OR REPLACE FUNCTION device_challenges(p_device text)
-RETURNS TABLE (device_status text, request_id text, app_id text, app_name text, username text,
-               type text, message text, context json, transaction json, verification text,
-               nonce text, iat bigint, exp bigint)
-LANGUAGE plpgsql AS $$
-DECLARE
-    seen timestamptz;
-    r record;
-    found_device boolean := false;
-BEGIN
-    FOR r IN
-        SELECT d.status AS dstatus, d.last_seen_at, a.id, ap.id AS ap_id, ap.name, a.username,
-               a.type, a.message, a.context, a.transaction, a.verification, c.nonce,
-               extract(epoch FROM a.created_at)::bigint AS iat,
-               extract(epoch FROM a.expires_at)::bigint AS exp
-          FROM devices d
-          LEFT JOIN (auth_challenges c
-                     JOIN auth_requests a ON a.id = c.request_id AND a.status = 'pending'
-                     JOIN applications ap ON ap.id = a.app_id)
-            ON c.device_id = d.id AND c.expires_at > now() AND d.status = 'active'
-         WHERE d.id = p_device
-         ORDER BY a.created_at
-    LOOP
-        IF NOT found_device THEN
-            found_device := true;
-            seen := r.last_seen_at;
-            device_status := r.dstatus;
-        END IF;
-        CONTINUE WHEN r.id IS NULL;
-        request_id := r.id; app_id := r.ap_id; app_name := r.name; username := r.username;
-        type := r.type; message := r.message; context := r.context; transaction := r.transaction;
-        verification := r.verification; nonce := r.nonce; iat := r.iat; exp := r.exp;
-        RETURN NEXT;
-    END LOOP;
-    IF NOT found_device THEN
-        device_status := 'unknown';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    IF device_status = 'active' AND (seen IS NULL OR seen < now() - interval '30 seconds') THEN
-        UPDATE devices SET last_seen_at = now() WHERE id = p_device;
-    END IF;
-    IF device_status <> 'active' THEN -- its state alone; an active one with nothing: no rows
-        RETURN NEXT;
-    END IF;
-END $$;
+-- device_challenges is now in 030 (it returns the stored challenge JWS too).
 
 DROP FUNCTION IF EXISTS device_touch(text); -- 006's, before

@@ -15,27 +15,9 @@ CREATE UNLOGGED TABLE device_jtis (
     PRIMARY KEY (device_id, jti)
 );
 
--- Claims a batch of jtis (two equal ones: the first wins); returns the 1-based
--- indices of the items whose claim is new. The server's batched claim statement
--- (devauth.c) and auth_decide_batch_claimed both use it.
-CREATE FUNCTION device_jtis_claim(a_device text[], a_jti text[]) RETURNS SETOF integer
-LANGUAGE sql AS $$
-    WITH x AS (SELECT DISTINCT ON (u.d, u.j) u.d, u.j, u.n
-                 FROM unnest(a_device, a_jti) WITH ORDINALITY AS u(d, j, n)
-                ORDER BY u.d, u.j, u.n),
-         ins AS (INSERT INTO device_jtis AS s (device_id, jti)
-                 SELECT x.d, x.j FROM x
-                 ON CONFLICT (device_id, jti) DO UPDATE SET seen_at = now()
-                 WHERE s.seen_at < now() - interval '120 seconds'
-                 RETURNING s.device_id, s.jti)
-    SELECT x.n::integer FROM x JOIN ins ON ins.device_id = x.d AND ins.jti = x.j ORDER BY x.n
-$$;
-
--- Claims one device proof's jti: true when it was not seen in the last 120 s.
-CREATE FUNCTION device_jti_claim(p_device text, p_jti text) RETURNS boolean
-LANGUAGE sql AS $$
-    SELECT EXISTS (SELECT 1 FROM device_jtis_claim(ARRAY[p_device], ARRAY[p_jti]))
-$$;
+-- The claim functions device_jtis_claim (a batch: the 1-based indices of the
+-- items whose claim is new) and device_jti_claim (one jti: a boolean):
+-- sql/021_proofs.sql (it keeps a jti 121 s, not 120).
 
 -- A device's answer claims its proof's jti in the transaction that decides, so the
 -- answer costs no extra round trip and a replayed proof decides nothing

@@ -90,6 +90,8 @@ DROP FUNCTION IF EXISTS auth_admit(bigint, text[], timestamptz, auth_requests, i
 -- revocation neither count nor reset the run; an accepted one resets it.
 -- Back-off after n strikes: 10 s x 2^(n-1), at most 1 h, from the end of the
 -- last strike (tests pass their own base and cap; NULL means these).
+-- An unlock (user_unlock, 023) sets the latest request's strikes to 0, or to
+-- -1 when that request's own end is a strike, so that the run carried on is 0.
 CREATE FUNCTION auth_admit(p_user bigint, p_devices text[], p_locked_until timestamptz,
                            last auth_requests, p_backoff_base integer, p_backoff_cap integer,
                            OUT outcome text, OUT retry_after integer, OUT strikes integer,

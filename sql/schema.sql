@@ -21,7 +21,8 @@ CREATE TYPE public.auth_view_t AS (
 	v_device text,
 	v_evidence text,
 	v_code text,
-	v_async boolean
+	v_async boolean,
+	v_challenge text
 );
 
 --
@@ -34,7 +35,9 @@ CREATE TABLE public.audit_log (
     app_id text,
     event text NOT NULL,
     subject text NOT NULL,
-    data jsonb DEFAULT '{}'::jsonb NOT NULL
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    seal_seq bigint,
+    seal_mac bytea
 );
 
 --
@@ -143,46 +146,33 @@ BEGIN
 END $$;
 
 --
--- Name: audit_row_bytes(public.audit_log); Type: FUNCTION; Schema: public; Owner: -
+-- Name: audit_seal_store(bigint, bytea, bytea, bytea, bigint[], text[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.audit_row_bytes(a public.audit_log) RETURNS bytea
-    LANGUAGE sql IMMUTABLE
-    RETURN convert_to(concat_ws(''::text, ((a).id)::text, to_char(((a).at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.US'::text), COALESCE((a).app_id, ''::text), (a).event, (a).subject, ((a).data)::text), 'UTF8'::name);
-
---
--- Name: audit_seal(integer, integer); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.audit_seal(p_limit integer, p_age_s integer) RETURNS integer
+CREATE FUNCTION public.audit_seal_store(p_seq bigint, p_prev bytea, p_row_mac bytea, p_mac bytea, p_ids bigint[], p_macs text[]) RETURNS integer
     LANGUAGE plpgsql
     AS $$
 DECLARE
     head audit_seals;
-    lo bigint;
-    young bigint;
-    hi bigint;
     n integer;
-    digest bytea;
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(7350002) THEN
-        RETURN 0;
+    PERFORM pg_advisory_xact_lock(7350002);
+    IF to_regclass('audit_seals_v1') IS NOT NULL THEN
+        RETURN 0;  -- the old chain is not re-keyed yet
     END IF;
     SELECT * INTO head FROM audit_seals ORDER BY seq DESC LIMIT 1;
-    lo := COALESCE(head.last_id, 0);
-    SELECT min(id) INTO young FROM audit_log
-     WHERE id > lo AND at >= clock_timestamp() - make_interval(secs => p_age_s);
-    SELECT max(b.id), count(*), string_agg(sha256(audit_row_bytes(b)), ''::bytea ORDER BY b.id)
-      INTO hi, n, digest
-      FROM (SELECT * FROM audit_log a
-             WHERE a.id > lo AND (young IS NULL OR a.id < young)
-             ORDER BY a.id LIMIT p_limit) b;
-    IF n = 0 THEN
+    IF COALESCE(head.seq, 0) + 1 <> p_seq OR head.mac IS DISTINCT FROM p_prev THEN
         RETURN 0;
     END IF;
-    INSERT INTO audit_seals (seq, last_id, rows, prev_hash, hash)
-    VALUES (COALESCE(head.seq, 0) + 1, hi, n, head.hash,
-            sha256(COALESCE(head.hash, ''::bytea) || digest));
+    UPDATE audit_log a SET seal_seq = p_seq, seal_mac = decode(m.mac, 'hex')
+      FROM unnest(p_ids, p_macs) AS m(id, mac)
+     WHERE a.id = m.id AND a.seal_seq IS NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n <> cardinality(p_ids) THEN
+        RAISE EXCEPTION 'audit rows changed while sealing (% of % marked)', n, cardinality(p_ids);
+    END IF;
+    INSERT INTO audit_seals (seq, rows, first_id, last_id, prev_mac, row_mac, mac)
+    VALUES (p_seq, n, p_ids[1], p_ids[n], p_prev, p_row_mac, p_mac);
     RETURN n;
 END $$;
 
@@ -232,6 +222,7 @@ CREATE TABLE public.auth_requests (
     evidence text,
     strikes integer DEFAULT 0 NOT NULL,
     strikes_end timestamp with time zone,
+    challenge text,
     CONSTRAINT auth_requests_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'accepted'::text, 'denied'::text, 'expired'::text, 'cancelled'::text]))),
     CONSTRAINT auth_requests_type_check CHECK ((type = ANY (ARRAY['authentication'::text, 'authorization'::text]))),
     CONSTRAINT auth_requests_verification_check CHECK ((verification = ANY (ARRAY['none'::text, 'code'::text])))
@@ -411,6 +402,40 @@ BEGIN
 END $$;
 
 --
+-- Name: auth_create_idem(text, text, text, text, text, text, text, json, json, text, text, boolean, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.auth_create_idem(p_key text, p_hash text, p_app text, p_username text, p_id text, p_type text, p_message text, p_context json, p_transaction json, p_verification text, p_code text, p_async boolean, p_timeout integer, p_self text) RETURNS TABLE(outcome text, retry_after integer, devices text[], nonces text[], v public.auth_view_t, pending_id text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    c record;
+    r record;
+BEGIN
+    SELECT * INTO c FROM idem_claim(p_app, p_key, p_hash);
+    IF NOT c.fresh THEN
+        IF (c.k).body_hash <> p_hash OR (c.k).request_id IS NULL THEN
+            RETURN QUERY SELECT 'idempotency_key_reused'::text, NULL::integer, NULL::text[],
+                                NULL::text[], NULL::auth_view_t, NULL::text;
+        ELSE
+            RETURN QUERY SELECT 'replay'::text, NULL::integer, NULL::text[], NULL::text[],
+                                auth_view(a), NULL::text
+                           FROM auth_requests a WHERE a.id = (c.k).request_id;
+        END IF;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM auth_create(p_app, p_username, p_id, p_type, p_message, p_context,
+                                     p_transaction, p_verification, p_code, p_async, p_timeout,
+                                     p_self);
+    IF r.outcome = 'ok' THEN
+        UPDATE idempotency_keys x SET request_id = p_id WHERE x.app_id = p_app AND x.key = p_key;
+    ELSE
+        DELETE FROM idempotency_keys x WHERE x.app_id = p_app AND x.key = p_key;
+    END IF;
+    RETURN QUERY SELECT r.outcome, r.retry_after, r.devices, r.nonces, r.v, r.pending_id;
+END $$;
+
+--
 -- Name: auth_decide(text, text, text, text, text, text, text, text, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -420,6 +445,7 @@ CREATE FUNCTION public.auth_decide(p_id text, p_device text, p_nonce text, p_dec
 DECLARE
     req auth_requests;
     nonce text;
+    jws text;
     dstatus text;
 BEGIN
     SELECT (f.decided).* INTO req
@@ -432,7 +458,7 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    SELECT c.nonce, d.status INTO nonce, dstatus
+    SELECT c.nonce, c.jws, d.status INTO nonce, jws, dstatus
       FROM auth_challenges c JOIN devices d ON d.id = c.device_id
      WHERE c.device_id = p_device AND c.request_id = p_id;
     IF NOT FOUND THEN
@@ -440,7 +466,7 @@ BEGIN
         outcome := CASE WHEN dstatus = 'active' THEN 'not_found' ELSE 'device_inactive' END;
     ELSIF dstatus <> 'active' THEN
         outcome := 'device_inactive';
-    ELSIF nonce <> p_nonce THEN
+    ELSIF nonce <> p_nonce OR jws_chal(jws) IS DISTINCT FROM response_chal(p_evidence) THEN
         outcome := 'invalid_response';
     ELSE
         UPDATE auth_requests a SET status = 'expired', reason = 'timeout', decided_at = a.expires_at
@@ -574,9 +600,11 @@ BEGIN
                                  WHEN a.verification = 'code'
                                       AND x.code IS DISTINCT FROM a.display_code
                                      THEN 'code_mismatch' END,
-                   decided_at = now(), device_id = x.device, evidence = x.evidence
+                   decided_at = now(), device_id = x.device, evidence = x.evidence,
+                   challenge = c.jws
               FROM x JOIN auth_challenges c ON c.device_id = x.device AND c.request_id = x.id
                                           AND c.nonce = x.nonce
+                                          AND jws_chal(c.jws) = response_chal(x.evidence)
                      JOIN devices d ON d.id = c.device_id AND d.status = 'active'
              WHERE a.id = x.id AND a.status = 'pending' AND a.expires_at > now()
             RETURNING a AS req, x.k, x.lock_s),
@@ -644,14 +672,27 @@ BEGIN
                r.username, extract(epoch FROM r.created_at)::bigint,
                extract(epoch FROM r.expires_at)::bigint,
                extract(epoch FROM CASE WHEN timed_out THEN r.expires_at ELSE r.decided_at END)::bigint,
-               r.device_id, r.evidence, r.display_code, r.async)::auth_view_t;
+               r.device_id, r.evidence, r.display_code, r.async, r.challenge)::auth_view_t;
 END $$;
+
+--
+-- Name: challenge_store_batch(text[], text[], text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.challenge_store_batch(a_device text[], a_request text[], a_jws text[]) RETURNS TABLE(jws text, i integer)
+    LANGUAGE sql
+    AS $$
+    UPDATE auth_challenges c SET jws = COALESCE(c.jws, x.jws)
+      FROM unnest(a_device, a_request, a_jws) WITH ORDINALITY AS x(device, request, jws, k)
+     WHERE c.device_id = x.device AND c.request_id = x.request AND c.expires_at > now()
+    RETURNING c.jws, x.k::integer
+$$;
 
 --
 -- Name: device_challenges(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.device_challenges(p_device text) RETURNS TABLE(device_status text, request_id text, app_id text, app_name text, username text, type text, message text, context json, transaction json, verification text, nonce text, iat bigint, exp bigint)
+CREATE FUNCTION public.device_challenges(p_device text) RETURNS TABLE(device_status text, request_id text, app_id text, app_name text, username text, type text, message text, context json, transaction json, verification text, nonce text, iat bigint, exp bigint, jws text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -661,7 +702,7 @@ DECLARE
 BEGIN
     FOR r IN
         SELECT d.status AS dstatus, d.last_seen_at, a.id, ap.id AS ap_id, ap.name, a.username,
-               a.type, a.message, a.context, a.transaction, a.verification, c.nonce,
+               a.type, a.message, a.context, a.transaction, a.verification, c.nonce, c.jws,
                extract(epoch FROM a.created_at)::bigint AS iat,
                extract(epoch FROM a.expires_at)::bigint AS exp
           FROM devices d
@@ -681,6 +722,7 @@ BEGIN
         request_id := r.id; app_id := r.ap_id; app_name := r.name; username := r.username;
         type := r.type; message := r.message; context := r.context; transaction := r.transaction;
         verification := r.verification; nonce := r.nonce; iat := r.iat; exp := r.exp;
+        jws := r.jws;
         RETURN NEXT;
     END LOOP;
     IF NOT found_device THEN
@@ -697,40 +739,6 @@ BEGIN
 END $$;
 
 --
--- Name: rfc3339(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.rfc3339(t timestamp with time zone) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN to_char((t AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'::text);
-
---
--- Name: devices; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.devices (
-    id text NOT NULL,
-    app_id text NOT NULL,
-    user_id bigint NOT NULL,
-    registration_id text NOT NULL,
-    name text NOT NULL,
-    public_jwk text NOT NULL,
-    status text DEFAULT 'active'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    last_seen_at timestamp with time zone,
-    revoked_at timestamp with time zone,
-    CONSTRAINT devices_status_check CHECK ((status = ANY (ARRAY['active'::text, 'revoked'::text])))
-);
-
---
--- Name: device_json(public.devices); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.device_json(d public.devices) RETURNS json
-    LANGUAGE sql STABLE
-    RETURN json_build_object('deviceId', (d).id, 'name', (d).name, 'status', (d).status, 'createdAt', public.rfc3339((d).created_at), 'lastSeenAt', public.rfc3339((d).last_seen_at));
-
---
 -- Name: device_jti_claim(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -745,18 +753,34 @@ $$;
 --
 
 CREATE FUNCTION public.device_jtis_claim(a_device text[], a_jti text[]) RETURNS SETOF integer
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
+DECLARE
+    lost bigint;
+    called boolean;
+BEGIN
+    SELECT q.last_value, q.is_called INTO lost, called FROM device_jtis_lost q;
+    IF NOT called THEN -- reset by crash recovery or a promotion: device_jtis too
+        lost := ceil(extract(epoch FROM now()));
+        PERFORM setval('device_jtis_lost', lost, true);
+    END IF;
+    IF lost > extract(epoch FROM now()) - 121 THEN -- class 57: the server answers 503
+        RAISE EXCEPTION 'device proofs wait until % (device_jtis was emptied at %)',
+                        to_timestamp(lost + 121), to_timestamp(lost) USING ERRCODE = '57J01';
+    END IF;
+    RETURN QUERY
     WITH x AS (SELECT DISTINCT ON (u.d, u.j) u.d, u.j, u.n
                  FROM unnest(a_device, a_jti) WITH ORDINALITY AS u(d, j, n)
+                 JOIN devices dv ON dv.id = u.d
+                 JOIN applications ap ON ap.id = dv.app_id AND ap.status = 'active'
                 ORDER BY u.d, u.j, u.n),
          ins AS (INSERT INTO device_jtis AS s (device_id, jti)
                  SELECT x.d, x.j FROM x
                  ON CONFLICT (device_id, jti) DO UPDATE SET seen_at = now()
-                 WHERE s.seen_at < now() - interval '120 seconds'
+                 WHERE s.seen_at < now() - interval '121 seconds'
                  RETURNING s.device_id, s.jti)
-    SELECT x.n::integer FROM x JOIN ins ON ins.device_id = x.d AND ins.jti = x.j ORDER BY x.n
-$$;
+    SELECT x.n::integer FROM x JOIN ins ON ins.device_id = x.d AND ins.jti = x.j ORDER BY x.n;
+END $$;
 
 --
 -- Name: device_revoke(text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -813,6 +837,14 @@ BEGIN
 END $$;
 
 --
+-- Name: rfc3339(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rfc3339(t timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN to_char((t AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'::text);
+
+--
 -- Name: applications; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -825,6 +857,24 @@ CREATE TABLE public.applications (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT applications_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['active'::text, 'disabled'::text])))
+);
+
+--
+-- Name: devices; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.devices (
+    id text NOT NULL,
+    app_id text NOT NULL,
+    user_id bigint NOT NULL,
+    registration_id text NOT NULL,
+    name text NOT NULL,
+    public_jwk text NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT devices_status_check CHECK ((status = ANY (ARRAY['active'::text, 'revoked'::text])))
 );
 
 --
@@ -850,6 +900,70 @@ CREATE TABLE public.users (
 CREATE FUNCTION public.device_self_json(p_device text) RETURNS json
     LANGUAGE sql STABLE
     RETURN (SELECT json_build_object('deviceId', d.id, 'name', d.name, 'username', u.username, 'application', json_build_object('id', a.id, 'name', a.name), 'status', d.status, 'createdAt', public.rfc3339(d.created_at), 'lastSeenAt', public.rfc3339(d.last_seen_at)) AS json_build_object FROM ((public.devices d JOIN public.users u ON ((u.id = d.user_id))) JOIN public.applications a ON ((a.id = d.app_id))) WHERE (d.id = device_self_json.p_device));
+
+--
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.idempotency_keys (
+    app_id text NOT NULL,
+    key text NOT NULL,
+    body_hash text NOT NULL,
+    request_id text,
+    body json,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 128)))
+);
+
+--
+-- Name: idem_claim(text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.idem_claim(p_app text, p_key text, p_hash text) RETURNS TABLE(fresh boolean, k public.idempotency_keys)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM idempotency_keys x
+     WHERE x.ctid = ANY (ARRAY(SELECT y.ctid FROM idempotency_keys y
+                                WHERE y.created_at < now() - interval '24 hours'
+                                ORDER BY y.created_at LIMIT 16 FOR UPDATE SKIP LOCKED));
+    DELETE FROM idempotency_keys x
+     WHERE x.app_id = p_app AND x.key = p_key AND x.created_at < now() - interval '24 hours';
+    LOOP
+        INSERT INTO idempotency_keys AS x (app_id, key, body_hash) VALUES (p_app, p_key, p_hash)
+        ON CONFLICT DO NOTHING RETURNING x.* INTO k;
+        IF FOUND THEN
+            fresh := true;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        SELECT * INTO k FROM idempotency_keys x WHERE x.app_id = p_app AND x.key = p_key;
+        IF FOUND THEN
+            fresh := false;
+            RETURN NEXT;
+            RETURN;
+        END IF; -- swept between the two statements: take it again
+    END LOOP;
+END $$;
+
+--
+-- Name: jws_chal(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.jws_chal(p_jws text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    AS $$
+BEGIN
+    RETURN rtrim(translate(encode(sha256(convert_to(p_jws, 'UTF8')), 'base64'), '+/', '-_'), '=');
+END $$;
+
+--
+-- Name: mfa_budget_hour(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mfa_budget_hour() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    RETURN to_timestamp(((floor((EXTRACT(epoch FROM now()) / (3600)::numeric)) * (3600)::numeric))::double precision);
 
 --
 -- Name: mfa_challenge(text, text, text, text, bytea, bytea); Type: FUNCTION; Schema: public; Owner: -
@@ -1070,6 +1184,26 @@ BEGIN
 END $$;
 
 --
+-- Name: mfa_send_budget_take(text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mfa_send_budget_take(p_app text, p_limit integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    h timestamptz := mfa_budget_hour();
+BEGIN
+    DELETE FROM mfa_send_budget WHERE application_id = p_app AND hour < h;
+    INSERT INTO mfa_send_budget AS b (application_id, hour, sent) VALUES (p_app, h, 1)
+    ON CONFLICT (application_id, hour) DO UPDATE SET sent = b.sent + 1 WHERE b.sent < p_limit;
+    IF FOUND THEN
+        RETURN 0;
+    END IF;
+    UPDATE mfa_send_budget SET refused = refused + 1 WHERE application_id = p_app AND hour = h;
+    RETURN greatest(1, ceil(extract(epoch FROM h + interval '1 hour' - now())))::integer;
+END $$;
+
+--
 -- Name: mfa_set_requirements(text, text, boolean, boolean, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1216,6 +1350,16 @@ END $$;
 --
 
 CREATE FUNCTION public.outbox_claim(p_lease_s integer, p_limit integer) RETURNS TABLE(id bigint, recipient text, sealed bytea, kind text, registration_id text, attempts integer)
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM outbox_claim(p_lease_s, p_limit, NULL::text)
+$$;
+
+--
+-- Name: outbox_claim(integer, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.outbox_claim(p_lease_s integer, p_limit integer, p_self text) RETURNS TABLE(id bigint, recipient text, sealed bytea, kind text, registration_id text, attempts integer)
     LANGUAGE plpgsql
     AS $$
 BEGIN
@@ -1230,17 +1374,26 @@ BEGIN
      WHERE o.id IN (SELECT x.id FROM outbox x
                       LEFT JOIN registrations r ON r.id = x.registration_id
                      WHERE x.status = 'queued'
-                       AND (x.lease_until IS NULL OR x.lease_until < now())
+                       AND (x.lease_until IS NULL OR x.lease_until < now()
+                            OR (x.lease_owner IS DISTINCT FROM p_self
+                                AND NOT EXISTS (SELECT 1 FROM instances i
+                                                 WHERE i.id = x.lease_owner
+                                                   AND i.last_seen > now() - interval '6 seconds')))
                        AND (x.expires_at <= now()
                             OR (x.kind = 'registration'
                                 AND r.status IN ('cancelled', 'completed')))
                      ORDER BY x.id LIMIT 100 FOR UPDATE OF x SKIP LOCKED);
 
     RETURN QUERY
-    UPDATE outbox o SET lease_until = now() + make_interval(secs => p_lease_s)
+    UPDATE outbox o SET lease_until = now() + make_interval(secs => p_lease_s),
+                        lease_owner = p_self
       FROM (SELECT x.id FROM outbox x
              WHERE x.status = 'queued' AND x.next_attempt_at <= now()
-               AND (x.lease_until IS NULL OR x.lease_until < now())
+               AND (x.lease_until IS NULL OR x.lease_until < now()
+                    OR (x.lease_owner IS DISTINCT FROM p_self
+                        AND NOT EXISTS (SELECT 1 FROM instances i
+                                         WHERE i.id = x.lease_owner
+                                           AND i.last_seen > now() - interval '6 seconds')))
              ORDER BY x.id LIMIT p_limit FOR UPDATE SKIP LOCKED) due
      WHERE o.id = due.id
     RETURNING o.id, o.recipient, o.sealed, o.kind, o.registration_id, o.attempts;
@@ -1282,7 +1435,7 @@ BEGIN
         RETURN QUERY SELECT 'not_found'::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL::integer;
         RETURN;
     END IF;
-    st := registration_status(reg);
+    st := registration_link_status(reg);
     IF st IN ('expired', 'completed', 'cancelled') THEN
         RETURN QUERY SELECT 'registration_' || st, reg.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL::integer;
         RETURN;
@@ -1338,7 +1491,8 @@ BEGIN
         RETURN QUERY SELECT 'not_found'::text, NULL::json;
         RETURN;
     END IF;
-    st := registration_status(reg);
+    PERFORM 1 FROM applications a WHERE a.id = reg.app_id FOR SHARE;
+    st := registration_link_status(reg);
     IF st NOT IN ('pending', 'retrieved') THEN
         RETURN QUERY SELECT 'registration_' || st, NULL::json;
         RETURN;
@@ -1402,6 +1556,37 @@ BEGIN
 END $$;
 
 --
+-- Name: registration_create_idem(text, text, text, text, text, text, text, text, integer, bytea, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.registration_create_idem(p_key text, p_hash text, p_app text, p_username text, p_email text, p_display text, p_id text, p_token_hash text, p_expires_in integer, p_sealed bytea, p_limit integer) RETURNS TABLE(outcome text, body json, retry_after integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    c record;
+    r record;
+BEGIN
+    SELECT * INTO c FROM idem_claim(p_app, p_key, p_hash);
+    IF NOT c.fresh THEN
+        RETURN QUERY SELECT CASE WHEN (c.k).body_hash = p_hash AND (c.k).body IS NOT NULL
+                                 THEN 'replay' ELSE 'idempotency_key_reused' END,
+                            (c.k).body, NULL::integer;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM registration_create(p_app, p_username, p_email, p_display, p_id,
+                                             p_token_hash, p_expires_in, p_sealed, p_limit);
+    IF r.outcome = 'ok' THEN
+        UPDATE idempotency_keys x
+           SET body = CASE WHEN r.body::jsonb ? 'link' THEN (r.body::jsonb - 'link')::json
+                           ELSE r.body END
+         WHERE x.app_id = p_app AND x.key = p_key;
+    ELSE
+        DELETE FROM idempotency_keys x WHERE x.app_id = p_app AND x.key = p_key;
+    END IF;
+    RETURN QUERY SELECT r.outcome, r.body, r.retry_after;
+END $$;
+
+--
 -- Name: registrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1448,6 +1633,7 @@ CREATE TABLE public.outbox (
     expires_at timestamp with time zone NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     sent_at timestamp with time zone,
+    lease_owner text,
     CONSTRAINT outbox_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'sent'::text, 'failed'::text])))
 );
 
@@ -1458,6 +1644,37 @@ CREATE TABLE public.outbox (
 CREATE FUNCTION public.registration_json(r public.registrations) RETURNS json
     LANGUAGE sql STABLE
     RETURN (SELECT json_build_object('registrationId', (registration_json.r).id, 'status', public.registration_status(registration_json.r), 'username', u.username, 'email', (registration_json.r).email, 'createdAt', public.rfc3339((registration_json.r).created_at), 'expiresAt', public.rfc3339((registration_json.r).expires_at), 'retrievedAt', public.rfc3339((registration_json.r).retrieved_at), 'completedAt', public.rfc3339((registration_json.r).completed_at), 'deviceId', (registration_json.r).device_id, 'delivery', (SELECT json_build_object('status', o.status, 'attempts', o.attempts, 'lastError', o.last_error) AS json_build_object FROM public.outbox o WHERE ((o.registration_id = (registration_json.r).id) AND (o.kind = 'registration'::text)) ORDER BY o.id LIMIT 1)) AS json_build_object FROM public.users u WHERE (u.id = (registration_json.r).user_id));
+
+--
+-- Name: registration_link_status(public.registrations); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.registration_link_status(r public.registrations) RETURNS text
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    st text := registration_status(r);
+BEGIN
+    IF st IN ('pending', 'retrieved')
+       AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = r.app_id AND a.status = 'active') THEN
+        RETURN 'cancelled';
+    END IF;
+    RETURN st;
+END $$;
+
+--
+-- Name: response_chal(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.response_chal(p_response text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    AS $$
+DECLARE
+    seg text := translate(split_part(p_response, '.', 2), '-_', '+/');
+BEGIN
+    RETURN convert_from(decode(seg || repeat('=', (4 - length(seg) % 4) % 4), 'base64'),
+                        'UTF8')::json ->> 'chal';
+END $$;
 
 --
 -- Name: server_keys; Type: TABLE; Schema: public; Owner: -
@@ -1503,7 +1720,34 @@ END $$;
 
 CREATE FUNCTION public.user_devices_json(p_app text, p_username text) RETURNS json
     LANGUAGE sql STABLE
-    RETURN (SELECT json_build_object('devices', COALESCE((SELECT json_agg(public.device_json(d.*) ORDER BY d.created_at, d.id) AS json_agg FROM public.devices d WHERE (d.user_id = u.id)), '[]'::json)) AS json_build_object FROM public.users u WHERE ((u.app_id = user_devices_json.p_app) AND (u.username = user_devices_json.p_username)));
+    RETURN (SELECT json_build_object('devices', COALESCE((SELECT json_agg(json_build_object('deviceId', d.id, 'name', d.name, 'status', d.status, 'createdAt', public.rfc3339(d.created_at), 'lastSeenAt', public.rfc3339(d.last_seen_at), 'publicKey', (d.public_jwk)::json) ORDER BY d.created_at, d.id) AS json_agg FROM public.devices d WHERE (d.user_id = u.id)), '[]'::json)) AS json_build_object FROM public.users u WHERE ((u.app_id = user_devices_json.p_app) AND (u.username = user_devices_json.p_username)));
+
+--
+-- Name: user_unlock(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.user_unlock(p_app text, p_username text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    uid bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(73501, hashtext(p_app || '/' || p_username));
+    UPDATE users SET push_locked_until = NULL, otp_failures = 0, otp_locked_until = NULL
+     WHERE app_id = p_app AND username = p_username
+    RETURNING users.id INTO uid;
+    IF uid IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE auth_requests a
+       SET strikes = CASE WHEN auth_effective_status(a) IN ('denied', 'expired')
+                               AND a.reason IS DISTINCT FROM 'device_revoked' THEN -1
+                          ELSE 0 END,
+           strikes_end = NULL
+     WHERE a.id = (SELECT l.id FROM auth_requests l WHERE l.user_id = uid
+                    ORDER BY l.created_at DESC LIMIT 1);
+    RETURN true;
+END $$;
 
 --
 -- Name: audit_log_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -1524,10 +1768,12 @@ ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 CREATE TABLE public.audit_seals (
     seq bigint NOT NULL,
-    last_id bigint NOT NULL,
     rows integer NOT NULL,
-    prev_hash bytea,
-    hash bytea NOT NULL,
+    first_id bigint NOT NULL,
+    last_id bigint NOT NULL,
+    prev_mac bytea,
+    row_mac bytea NOT NULL,
+    mac bytea NOT NULL,
     sealed_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
@@ -1539,7 +1785,8 @@ CREATE TABLE public.auth_challenges (
     request_id text NOT NULL,
     device_id text NOT NULL,
     nonce text NOT NULL,
-    expires_at timestamp with time zone NOT NULL
+    expires_at timestamp with time zone NOT NULL,
+    jws text
 );
 
 --
@@ -1551,6 +1798,17 @@ CREATE UNLOGGED TABLE public.device_jtis (
     jti text NOT NULL,
     seen_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+--
+-- Name: device_jtis_lost; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE UNLOGGED SEQUENCE public.device_jtis_lost
+    START WITH 0
+    INCREMENT BY 1
+    MINVALUE 0
+    NO MAXVALUE
+    CACHE 1;
 
 --
 -- Name: instances; Type: TABLE; Schema: public; Owner: -
@@ -1600,6 +1858,17 @@ CREATE TABLE public.mfa (
 CREATE TABLE public.mfa_backup_codes (
     user_id bigint NOT NULL,
     hash bytea NOT NULL
+);
+
+--
+-- Name: mfa_send_budget; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.mfa_send_budget (
+    application_id text NOT NULL,
+    hour timestamp with time zone NOT NULL,
+    sent integer DEFAULT 0 NOT NULL,
+    refused integer DEFAULT 0 NOT NULL
 );
 
 --
@@ -1662,13 +1931,6 @@ ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
 --
--- Name: audit_seals audit_seals_last_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.audit_seals
-    ADD CONSTRAINT audit_seals_last_id_key UNIQUE (last_id);
-
---
 -- Name: audit_seals audit_seals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1711,6 +1973,13 @@ ALTER TABLE ONLY public.devices
     ADD CONSTRAINT devices_registration_id_key UNIQUE (registration_id);
 
 --
+-- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (app_id, key);
+
+--
 -- Name: instances instances_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1730,6 +1999,13 @@ ALTER TABLE ONLY public.mfa_backup_codes
 
 ALTER TABLE ONLY public.mfa
     ADD CONSTRAINT mfa_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: mfa_send_budget mfa_send_budget_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.mfa_send_budget
+    ADD CONSTRAINT mfa_send_budget_pkey PRIMARY KEY (application_id, hour);
 
 --
 -- Name: outbox outbox_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1781,6 +2057,18 @@ ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
+-- Name: audit_log_seal_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_seal_seq ON public.audit_log USING btree (seal_seq, id) WHERE (seal_seq IS NOT NULL);
+
+--
+-- Name: audit_log_unsealed; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_unsealed ON public.audit_log USING btree (id) WHERE (seal_seq IS NULL);
+
+--
 -- Name: auth_challenges_live; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1803,6 +2091,12 @@ CREATE INDEX auth_requests_user ON public.auth_requests USING btree (user_id, cr
 --
 
 CREATE INDEX devices_user ON public.devices USING btree (user_id) WHERE (status = 'active'::text);
+
+--
+-- Name: idempotency_keys_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idempotency_keys_created ON public.idempotency_keys USING btree (created_at);
 
 --
 -- Name: mfa_sends_user; Type: INDEX; Schema: public; Owner: -
@@ -1897,6 +2191,13 @@ ALTER TABLE ONLY public.devices
 
 ALTER TABLE ONLY public.mfa_backup_codes
     ADD CONSTRAINT mfa_backup_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
+
+--
+-- Name: mfa_send_budget mfa_send_budget_application_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.mfa_send_budget
+    ADD CONSTRAINT mfa_send_budget_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id) ON DELETE CASCADE;
 
 --
 -- Name: mfa_sends mfa_sends_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -180,6 +180,7 @@ int serve_main(const struct config *cfg)
     free(srv.public_url);
     event_base_free(srv.base);
     h_ops_free();
+    caller_free();
     metrics_free();
     OPENSSL_cleanse(srv.master_key, sizeof srv.master_key);
     if (rc == 0)

@@ -22,6 +22,8 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 _Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 && LOG_ERROR == 3,
                "log_levels[] follows enum log_level");
 static const char *const log_formats[] = {"text", "json", NULL}; /* log_json = index */
+/* In the order of enum config_smtp_tls. */
+static const char *const smtp_tls_modes[] = {"required", "optional", "none", NULL};
 
 /* The single declaration of every variable (in the spirit of PgBouncer's
  * bouncer_params[]). docs/operations.md's table is checked against it by
@@ -73,6 +75,7 @@ const struct config_var config_vars[] = {
     {.name = "PUSHGATE_ADMIN_TOKEN",
      .type = CONFIG_STRING,
      .flags = CONFIG_SECRET,
+     .min = 32, /* a guessable token is a guessable master password */
      FIELD(admin_token),
      .doc = "enables admin access"},
     {.name = "PUSHGATE_KEY_FILE",
@@ -139,6 +142,59 @@ const struct config_var config_vars[] = {
      .def = "5000",
      FIELD(mail_retry_base_ms),
      .doc = "first mail retry delay"},
+    {.name = "PUSHGATE_HTTP_HEAD_TIMEOUT",
+     .type = CONFIG_INT,
+     .min = 1,
+     .max = 300,
+     .def = "10",
+     FIELD(http_head_timeout),
+     .doc = "seconds for a request (head and body) to arrive"},
+    {.name = "PUSHGATE_HTTP_MAX_CONNECTIONS",
+     .type = CONFIG_INT,
+     .min = 0,
+     .max = 10000000,
+     .def = "0",
+     FIELD(http_max_connections),
+     .doc = "open client connections per process (0: the descriptor limit less a reserve)"},
+    {.name = "PUSHGATE_HTTP_MAX_PER_ADDRESS",
+     .type = CONFIG_INT,
+     .min = 0,
+     .max = 10000000,
+     .def = "256",
+     FIELD(http_max_per_address),
+     .doc = "open connections per client address (0: no cap)"},
+    {.name = "PUSHGATE_HTTP_CAP_LOOPBACK",
+     .type = CONFIG_BOOL,
+     .def = "false",
+     FIELD(http_cap_loopback),
+     .doc = "apply the per-address cap to loopback clients too"},
+    {.name = "PUSHGATE_SMTP_TLS",
+     .type = CONFIG_ENUM,
+     .choices = smtp_tls_modes,
+     .def = "required",
+     FIELD(smtp_tls),
+     .doc = "TLS to the mail relay (required except to a loopback address)"},
+    {.name = "PUSHGATE_AUTH_FAILURE_LIMIT",
+     .type = CONFIG_INT,
+     .min = 1,
+     .max = 100000,
+     .def = "20",
+     FIELD(auth_failure_limit),
+     .doc = "failed credentials per client address before 429"},
+    {.name = "PUSHGATE_AUTH_FAILURE_WINDOW_SECONDS",
+     .type = CONFIG_INT,
+     .min = 1,
+     .max = 86400,
+     .def = "300",
+     FIELD(auth_failure_window),
+     .doc = "the window those failures are counted in"},
+    {.name = "PUSHGATE_MFA_SEND_BUDGET_PER_HOUR",
+     .type = CONFIG_INT,
+     .min = 1,
+     .max = 10000000,
+     .def = "1000",
+     FIELD(mfa_send_budget),
+     .doc = "email/SMS codes per application per hour"},
 };
 const size_t config_nvars = sizeof config_vars / sizeof *config_vars;
 
@@ -243,7 +299,7 @@ static int parse_var(struct config *c, const struct config_var *v, const char *s
     int n;
     switch (v->type) {
     case CONFIG_STRING:
-        return store_string(field, v->size, s);
+        return strlen(s) < (size_t)v->min ? -1 : store_string(field, v->size, s);
     case CONFIG_INT:
         return parse_int(s, v->min, v->max, &n) < 0 ? -1 : store_int(field, v->size, n);
     case CONFIG_BOOL:
@@ -305,6 +361,10 @@ static void describe_error(const struct config_var *v, char *err, size_t errlen)
         snprintf(err, errlen, "%s must be a plain email address", v->name);
         return;
     case CONFIG_STRING:
+        if (v->min > 0) {
+            snprintf(err, errlen, "%s must be at least %d characters", v->name, v->min);
+            return;
+        }
         break;
     }
     snprintf(err, errlen, "%s is not valid", v->name); /* strings are always valid */
@@ -351,6 +411,13 @@ int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, si
             describe_error(v, err, errlen);
             return -1;
         }
+    }
+    if (c->audit_seal_age > 0 && c->audit_seal_age < CONFIG_STATEMENT_TIMEOUT_S) {
+        /* a row's transaction may commit that late: it would look left unsealed */
+        snprintf(err, errlen,
+                 "PUSHGATE_AUDIT_SEAL_AGE must be 0 or at least the statement timeout (%d s)",
+                 CONFIG_STATEMENT_TIMEOUT_S);
+        return -1;
     }
     derive(c);
     return 0;

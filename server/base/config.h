@@ -36,10 +36,27 @@ struct config {
     int metrics_db_seconds; /* PUSHGATE_METRICS_DB_SECONDS, 0..3600, default 15 */
     int audit_seal_age;     /* PUSHGATE_AUDIT_SEAL_AGE, seconds, 0..3600, default 10 */
     int mail_retry_base_ms; /* PUSHGATE_MAIL_RETRY_BASE_MS, 1..600000, default 5000 */
+    /* the HTTP front end's connection guard (io/connguard.h) */
+    int http_head_timeout;    /* PUSHGATE_HTTP_HEAD_TIMEOUT, seconds, 1..300, default 10 */
+    int http_max_connections; /* PUSHGATE_HTTP_MAX_CONNECTIONS, 0: fd limit less a reserve */
+    int http_max_per_address; /* PUSHGATE_HTTP_MAX_PER_ADDRESS, 0: no cap, default 256 */
+    bool http_cap_loopback;   /* PUSHGATE_HTTP_CAP_LOOPBACK, default false */
+    int smtp_tls;             /* PUSHGATE_SMTP_TLS: enum config_smtp_tls, default required */
+    int auth_failure_limit;   /* PUSHGATE_AUTH_FAILURE_LIMIT, 1..100000, default 20 */
+    int auth_failure_window;  /* PUSHGATE_AUTH_FAILURE_WINDOW_SECONDS, 1..86400, default 300 */
+    int mfa_send_budget;      /* PUSHGATE_MFA_SEND_BUDGET_PER_HOUR, 1..10000000, default 1000 */
 };
 
+/* The statement_timeout of every server connection (server/io/db.c): no transaction
+ * of ours stays open longer, so PUSHGATE_AUDIT_SEAL_AGE must not be shorter (0,
+ * "seal once committed", is allowed; `audit verify` then allows this long). */
+#define CONFIG_STATEMENT_TIMEOUT_S 5
+
+/* PUSHGATE_SMTP_TLS, in the order of its choices (api.md 10). */
+enum config_smtp_tls { SMTP_TLS_REQUIRED, SMTP_TLS_OPTIONAL, SMTP_TLS_NONE };
+
 enum config_type {
-    CONFIG_STRING,   /* any non-empty text */
+    CONFIG_STRING,   /* any non-empty text; at least min characters */
     CONFIG_INT,      /* decimal integer in min..max */
     CONFIG_BOOL,     /* true/false (also 1/0, yes/no) */
     CONFIG_ENUM,     /* one of choices; the field gets its index */

@@ -1,5 +1,7 @@
 #include "keys.h"
 
+#include "protocol/hkdf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -68,4 +70,11 @@ int keys_load_master(const char *path, unsigned char key[KEYS_MASTER_LEN], char 
     }
     OPENSSL_cleanse(hex, sizeof hex);
     return rc;
+}
+
+int keys_derive(const unsigned char master[KEYS_MASTER_LEN], const char *purpose,
+                unsigned char out[KEYS_MASTER_LEN])
+{
+    return hkdf_sha256(master, KEYS_MASTER_LEN, NULL, 0, (const unsigned char *)purpose,
+                       strlen(purpose), out, KEYS_MASTER_LEN);
 }

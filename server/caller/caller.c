@@ -7,12 +7,15 @@
 #include "devproof.h"
 #include "router.h"
 #include "server.h"
+#include "throttle.h"
 #include "protocol/token.h"
 #include "valid.h"
 
+#include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define APP_401_DETAIL "missing or invalid application credentials"
 
@@ -22,9 +25,69 @@ struct auth_wait {
     char secret_hash[65];
 };
 
+/* Addresses tracked by the credential throttle; beyond, new ones are not counted. */
+#define THROTTLE_MAX_ADDRESSES 100000
+
+/* Failed credentials per client address (throttle.h); created on first use. */
+static struct throttle *failures;
+
+static struct throttle *failure_throttle(const struct server *srv)
+{
+    if (!failures)
+        failures = throttle_new(srv->cfg->auth_failure_limit, srv->cfg->auth_failure_window,
+                                THROTTLE_MAX_ADDRESSES);
+    return failures;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The socket's peer (no trusted-proxy support here: a proxy in front makes
+ * every client one address, docs/http.md). */
+static const char *client_address(const struct req *r)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (c)
+        evhttp_connection_get_peer(c, &addr, &port);
+    return addr && *addr ? addr : "unknown";
+}
+
+/* A request that presented some credential (a secret or a bearer token). A
+ * request with none guesses nothing and is not counted. */
+static bool presented(const struct req *r)
+{
+    return http_header(r, "x-application-secret") || http_header(r, "Authorization");
+}
+
 static void app_unauthorized(struct req *r)
 {
+    if (presented(r))
+        throttle_fail(failure_throttle(r->srv), client_address(r), now_seconds());
     http_problem(r, 401, "invalid_application_credentials", APP_401_DETAIL);
+}
+
+/* An address over its failure limit gets 429 for every credentialed request,
+ * right or wrong: otherwise the answer would still tell a guess right from
+ * wrong, and the throttle would slow nothing (docs/http.md). */
+static bool throttled(struct req *r)
+{
+    int wait = throttle_blocked(failure_throttle(r->srv), client_address(r), now_seconds());
+    if (wait > 0)
+        http_problem_retry(r, 429, "rate_limited",
+                           "too many failed credentials from this address; try again later", wait);
+    return wait > 0;
+}
+
+void caller_free(void)
+{
+    throttle_free(failures);
+    failures = NULL;
 }
 
 /* Admin bearer token: compared as digests so that lengths do not leak. */
@@ -96,6 +159,8 @@ static void check_app(struct req *r, void (*next)(struct req *r))
 void caller_dispatch(struct req *r)
 {
     handler_fn next = r->route->handler;
+    if ((r->route->auth == AUTH_APP_OR_ADMIN || r->route->auth == AUTH_APP) && throttled(r))
+        return;
     switch (r->route->auth) {
     case AUTH_APP_OR_ADMIN:
         if (is_admin(r)) {

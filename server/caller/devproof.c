@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define JTI_PURGE_S 60       /* rows older than the 120 s window go this often */
+#define JTI_PURGE_S 60       /* rows past their 121 s (sql/021_proofs.sql) go this often */
 #define KEY_CACHE_MAX 200000 /* beyond: start again (keys are cheap to re-read) */
 
 struct devproof {
@@ -33,7 +33,7 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct devproof *d = arg;
-    db_query(d->srv->db, "DELETE FROM device_jtis WHERE seen_at < now() - interval '120 seconds'",
+    db_query(d->srv->db, "DELETE FROM device_jtis WHERE seen_at < now() - interval '121 seconds'",
              0, NULL, on_purged, d);
 }
 
@@ -109,8 +109,11 @@ static bool proof_ok(struct req *r, EVP_PKEY *key, const char *jws, char *jti)
     return devproof_verify(jws, key, http_method_name(r), http_path(r), time(NULL), jti);
 }
 
-/* The claim of a jti (sql/012_device_jtis.sql): one row when it was not seen in the
- * last 120 s, none when it was. Claims that queue together share one statement. */
+/* The claim of a jti (sql/021_proofs.sql): one row when it was not seen in the
+ * last 121 s (the 120 s of api.md 6.1, and as long as its iat is acceptable), none
+ * when it was or when the device's application is disabled; within 121 s of a
+ * crash that emptied the claims, a transient error (503). Claims that queue
+ * together share one statement. */
 static const struct db_batch jti_batch = {
     "SELECT 1, k.i FROM device_jtis_claim($1::text[], $2::text[]) AS k(i)", DB_BATCH_MAX};
 #define JTI_CLAIM_SQL "SELECT 1 WHERE device_jti_claim($1, $2)"
@@ -146,7 +149,7 @@ static void on_claimed(void *arg, enum db_status st, PGresult *res)
         check_free(c);
         return http_db_failure(r, st);
     }
-    check_end(c, PQntuples(res) == 1); /* none: seen from this device within 120 s */
+    check_end(c, PQntuples(res) == 1); /* none: refused (see jti_batch) */
 }
 
 /* A proof that verified: its jti is claimed in the database (every instance, and

@@ -4,14 +4,17 @@
  * "pushgate-device+jwt","kid":<deviceId>}, payload {htm, htu, iat, jti}. Any
  * failure -- no header, unknown or revoked kid, bad signature, another alg,
  * htm/htu mismatch, |now - iat| > 60 s, a jti seen from that device in the
- * last 120 s -- gets the same 401 invalid_device_proof. Parsed device keys
- * are cached (a device's key never changes); once cached, no read is made
- * here and the device statements themselves refuse a revoked device with the
- * same 401 (sql/006_auth.sql, sql/008_lean_auth.sql). The jti is claimed in
- * the database (sql/012_device_jtis.sql; claims that queue together share a
- * statement), so a proof is accepted once by all instances together, restarts
- * included; the claim is a write, and while the database is unreachable
- * device requests get 503. Once a minute rows past the window are deleted. */
+ * last 121 s (the 120 s of api.md 6.1, and past the end of its iat's window:
+ * iat may be now + 60), a device of a disabled application -- gets the same
+ * 401 invalid_device_proof. Within 121 s of a database crash or failover that
+ * emptied the claims, every proof gets 503 (a replay could not be told
+ * apart). Parsed device keys are cached (a device's key never changes); once cached, no read is
+ * made here and the device statements themselves refuse a revoked device with the same 401
+ * (sql/006_auth.sql, sql/008_lean_auth.sql). The jti is claimed in the database
+ * (sql/012_device_jtis.sql, sql/021_proofs.sql; claims that queue together share a statement), so a
+ * proof is accepted once by all instances together, restarts included; the claim is a write, and
+ * while the database is unreachable device requests get 503. Once a minute rows past the window are
+ * deleted. */
 #ifndef PUSHGATE_DEVPROOF_H
 #define PUSHGATE_DEVPROOF_H
 

@@ -1,5 +1,6 @@
 #include "devproof_parse.h"
 
+#include "protocol/claimtime.h"
 #include "protocol/jws.h"
 #include "valid.h"
 
@@ -30,10 +31,8 @@ bool devproof_claims_ok(const json_t *payload, const char *method, const char *p
                     &iat, "jti", &jti) < 0)
         return false;
     size_t jlen = strlen(jti);
-    /* iat is the sender's: now - iat could overflow (iat near LLONG_MIN), now +- 60 cannot */
-    json_int_t t = (json_int_t)now;
-    return strcmp(htm, method) == 0 && strcmp(htu, path) == 0 && iat >= t - DEVPROOF_IAT_SKEW_S &&
-           iat <= t + DEVPROOF_IAT_SKEW_S && jlen >= 16 && jlen <= 64;
+    return strcmp(htm, method) == 0 && strcmp(htu, path) == 0 &&
+           claimtime_within(now, iat, DEVPROOF_IAT_SKEW_S) && jlen >= 16 && jlen <= 64;
 }
 
 bool devproof_verify(const char *jws, EVP_PKEY *key, const char *method, const char *path,

@@ -1,4 +1,5 @@
 #include "appsecret.h"
+#include "audit.h"
 #include "cli.h"
 #include "log.h"
 #include "migrate.h"
@@ -29,7 +30,10 @@ int cli_migrate(const struct config *cfg)
     PGconn *pg = cli_connect(cfg);
     if (!pg)
         return 1;
+    int rc = audit_rekey(pg, cfg); /* 020: an old audit chain becomes a keyed one */
     PQfinish(pg);
+    if (rc)
+        return 1;
     printf("{\"schemaVersion\": %d}\n", migrate_latest_version());
     return 0;
 }

@@ -2,11 +2,12 @@
 
 #include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* pushgated user unlock APP_ID USERNAME: clears the OTP lockout (and its
- * failure count) and a push fraud lock. argv[0] is "user". */
+ * failure count), a push fraud lock and the push back-off, so that the next
+ * POST /auth is admitted at once (api.md 5.3; user_unlock in sql/023). argv[0]
+ * is "user". */
 int cli_user(const struct config *cfg, int argc, char **argv)
 {
     if (argc != 4 || strcmp(argv[1], "unlock") != 0) {
@@ -17,14 +18,11 @@ int cli_user(const struct config *cfg, int argc, char **argv)
     if (!pg)
         return 1;
     const char *p[] = {argv[2], argv[3]};
-    PGresult *r = PQexecParams(pg,
-                               "UPDATE users SET push_locked_until = NULL, otp_failures = 0, "
-                               "otp_locked_until = NULL WHERE app_id = $1 AND username = $2",
-                               2, NULL, p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(pg, "SELECT user_unlock($1, $2)", 2, NULL, p, NULL, NULL, 0);
     int rc = 1;
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
         fprintf(stderr, "pushgated: database error: %s", PQresultErrorMessage(r));
-    else if (atoi(PQcmdTuples(r)) == 0)
+    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
         fprintf(stderr, "pushgated: no user %s in application %s\n", argv[3], argv[2]);
     else
         rc = 0;

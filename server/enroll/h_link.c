@@ -3,6 +3,7 @@
  * credential: it is hashed at once and never logged. */
 #include "alloc.h"
 #include "protocol/aead.h"
+#include "protocol/claimtime.h"
 #include "db.h"
 #include "enroll_body.h"
 #include "h_link.h"
@@ -114,7 +115,7 @@ static char *check_proof(const char *proof, EVP_PKEY *key)
     char *out = NULL;
     if (jws_verify_es256(proof, key, "pushgate-registration+jwt", NULL, &payload) == 0 &&
         json_unpack(payload, "{s:s, s:I}", "registrationId", &reg_id, "iat", &iat) == 0 &&
-        llabs((long long)(time(NULL) - iat)) <= PROOF_MAX_SKEW)
+        claimtime_within(time(NULL), iat, PROOF_MAX_SKEW))
         out = xstrdup(reg_id);
     json_decref(payload);
     return out;

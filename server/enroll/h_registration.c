@@ -4,6 +4,7 @@
 #include "db.h"
 #include "enroll_body.h"
 #include "h_registration.h"
+#include "idem.h"
 #include "mailmsg.h"
 #include "outbox.h"
 #include "qrsvg.h"
@@ -65,17 +66,27 @@ static void reply_created(struct reg_create *c, PGresult *res)
     http_reply_json(c->r, 201, doc);
 }
 
+/* outcome: ok (this call created it), replay (a retry with the first call's
+ * Idempotency-Key and body: the stored 201 body, without the hand-off, whose token
+ * this call made and never stored), idempotency_key_reused or rate_limited. */
 static void on_created(void *arg, enum db_status st, PGresult *res)
 {
     struct reg_create *c = arg;
     struct req *r = c->r;
-    if (st != DB_OK || PQntuples(res) != 1)
+    const char *outcome = st == DB_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
+    if (!outcome)
         http_db_failure(r, st);
-    else if (strcmp(PQgetvalue(res, 0, 0), "rate_limited") == 0)
+    else if (strcmp(outcome, "rate_limited") == 0)
         http_problem_retry(r, 429, "rate_limited",
                            "more than 5 registrations for this username within an hour",
                            atoi(PQgetvalue(res, 0, 2)));
-    else {
+    else if (strcmp(outcome, "idempotency_key_reused") == 0)
+        http_problem(r, 422, "idempotency_key_reused",
+                     "this Idempotency-Key was sent with a different body");
+    else if (strcmp(outcome, "replay") == 0) { /* the first call's 201, no second mail */
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Idempotent-Replayed", "true");
+        reply_db_json(r, 201, res, 1);
+    } else {
         if (!c->link) /* a mail was queued */
             outbox_kick(r->srv->outbox);
         reply_created(c, res);
@@ -129,6 +140,19 @@ static bool hand_off(struct reg_create *c, const struct registration_input *in, 
     return false;
 }
 
+/* p: the key and its body hash, then registration_create's nine parameters.
+ * Without a key the statement is the one it always was. */
+static void run_create(struct reg_create *c, int idem, const char *p[11])
+{
+    if (idem)
+        db_query(c->r->srv->db,
+                 "SELECT * FROM registration_create_idem($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", 11,
+                 p, on_created, c);
+    else
+        db_query(c->r->srv->db, "SELECT * FROM registration_create($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9,
+                 p + 2, on_created, c);
+}
+
 void h_registration_create(struct req *r)
 {
     struct registration_input in;
@@ -136,6 +160,11 @@ void h_registration_create(struct req *r)
     const char *bad = registration_body(r->body, &in, why);
     if (bad)
         return http_bad_request(r, bad);
+    const char *key = NULL;
+    char hash[65];
+    int idem = idem_read(r, "POST /registration", &key, hash);
+    if (idem < 0)
+        return;
     char token[64], token_hash[65], link[1024], exp[24], *sealed;
     char *id = token_new_id("r_", 12);
     if (!id || token_random_b64(token, sizeof token, 32) < 0) {
@@ -154,10 +183,9 @@ void h_registration_create(struct req *r)
         free(id);
         return reg_create_free(c);
     }
-    const char *p[] = {r->app_id,  in.username, in.email, in.display, id,
-                       token_hash, exp,         sealed,   "5"};
-    db_query(r->srv->db, "SELECT * FROM registration_create($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9, p,
-             on_created, c);
+    const char *p[] = {key, hash,       r->app_id, in.username, in.email, in.display,
+                       id,  token_hash, exp,       sealed,      "5"};
+    run_create(c, idem, p);
     free(id);
     free(sealed);
 }

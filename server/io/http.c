@@ -1,7 +1,10 @@
 #include "http.h"
 
 #include "alloc.h"
+#include "config.h"
+#include "connguard.h"
 #include "db.h"
+#include "httpcheck.h"
 #include "httpdate.h"
 #include "listenguard.h"
 #include "log.h"
@@ -26,6 +29,7 @@
 #define HTTP_TIMEOUT_S 30
 
 static struct http_routing routing; /* one server per process */
+static struct connguard *guard;
 
 static void req_free(struct req *r)
 {
@@ -62,8 +66,23 @@ static const char *reason(int status)
  * evhttp does not call it, and the stop waits only until its drain deadline. */
 static void on_sent(struct evhttp_request *ev, void *arg)
 {
-    (void)ev;
     ((struct server *)arg)->unsent--;
+    connguard_answer_sent(guard, evhttp_request_get_connection(ev));
+}
+
+/* evhttp 2.1 writes a HEAD answer's body (without a Content-Length) and those bytes would
+ * start the next answer on the connection: a HEAD gets the GET's headers, its length
+ * included, and no body. */
+static struct evbuffer *head_only(struct req *r, int status, struct evbuffer *buf)
+{
+    if (r->method != EVHTTP_REQ_HEAD)
+        return buf;
+    if (status != 204 && status != 304 && status >= 200) {
+        char len[24];
+        snprintf(len, sizeof len, "%zu", buf ? evbuffer_get_length(buf) : 0);
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Length", len);
+    }
+    return NULL;
 }
 
 static void send_buf(struct req *r, int status, const char *ctype, struct evbuffer *buf)
@@ -86,7 +105,7 @@ static void send_buf(struct req *r, int status, const char *ctype, struct evbuff
         r->srv->unsent++;
         evhttp_request_set_on_complete_cb(r->ev, on_sent, r->srv);
     }
-    evhttp_send_reply(r->ev, status, reason(status), buf);
+    evhttp_send_reply(r->ev, status, reason(status), head_only(r, status, buf));
     req_free(r);
 }
 
@@ -222,22 +241,39 @@ bool http_wants_json(const struct req *r)
     return accept && strcasestr(accept, "application/json") != NULL;
 }
 
-/* Request smuggling guard (design.md): evhttp honours the first of two
- * Content-Length headers and would accept one beside Transfer-Encoding. */
+/* Request smuggling guard (design.md, httpcheck.h): a head evhttp would frame
+ * differently from what the client meant is refused, and the connection closed. */
 static int check_framing(struct req *r)
 {
     struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
-    int cl = 0, te = 0;
+    size_t n = 0;
     struct evkeyval *kv;
     TAILQ_FOREACH(kv, h, next)
-    {
-        cl += strcasecmp(kv->key, "Content-Length") == 0;
-        te += strcasecmp(kv->key, "Transfer-Encoding") == 0;
-    }
-    if (cl > 1 || (cl && te)) {
+    n++;
+    struct httpcheck_field *f = xcalloc(n ? n : 1, sizeof *f);
+    n = 0;
+    TAILQ_FOREACH(kv, h, next)
+    f[n++] = (struct httpcheck_field){kv->key, kv->value};
+    const char *why = NULL;
+    bool unread = r->method == EVHTTP_REQ_HEAD || r->method == EVHTTP_REQ_TRACE;
+    int rc = httpcheck_head(f, n, unread, &why);
+    free(f);
+    if (rc < 0) {
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Connection", "close");
-        http_bad_request(r, "conflicting Content-Length / Transfer-Encoding headers");
-        return -1;
+        http_bad_request(r, why);
+    }
+    return rc;
+}
+
+/* Path captures are text (api.md 1: a username in a path is percent-encoded UTF-8):
+ * bytes that decode to anything else never reach a handler or SQL (httpcheck.h). */
+static int check_params(struct req *r)
+{
+    for (int i = 0; i < HTTP_MAX_PARAMS; i++) {
+        if (r->params[i] && !httpcheck_segment(r->params[i], strlen(r->params[i]))) {
+            http_bad_request(r, "a path segment is not well-formed UTF-8");
+            return -1;
+        }
     }
     return 0;
 }
@@ -291,7 +327,8 @@ static int read_json_body(struct req *r)
 
 /* A route that takes no body (api.md 1 still applies to one that is sent): it must be
  * JSON, and an empty object, since any member would be an unknown field. The body of
- * a GET or HEAD has no meaning and is not read. */
+ * a GET has no meaning and is not looked at (a HEAD or TRACE that declares one was
+ * refused by check_framing: evhttp would not read it). */
 static int refuse_stray_body(struct req *r)
 {
     if (r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD ||
@@ -329,6 +366,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r->ev = ev;
     r->method = evhttp_request_get_command(ev);
     TAILQ_INIT(&r->query);
+    connguard_request_arrived(guard, evhttp_request_get_connection(ev));
     if (r->srv->draining) { /* a kept-alive connection after SIGTERM: go elsewhere */
         evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
         return http_unavailable(r);
@@ -344,6 +382,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
         route_not_found(r, allow);
         return;
     }
+    if (check_params(r) < 0)
+        return;
     const char *q = evhttp_uri_get_query(uri);
     if (q && evhttp_parse_query_str(q, &r->query) < 0) {
         http_bad_request(r, "malformed query string");
@@ -400,6 +440,9 @@ int http_start(struct server *srv, const struct http_routing *wiring)
     if (!srv->http)
         return -1;
     configure(srv->http);
+    const struct connguard_limits lim = {c->http_head_timeout, c->http_max_connections,
+                                         c->http_max_per_address, c->http_cap_loopback};
+    guard = connguard_new(srv->base, srv->http, &lim);
     evhttp_set_gencb(srv->http, on_request, srv);
     srv->listener =
         evhttp_bind_socket_with_handle(srv->http, c->listen_host, (ev_uint16_t)c->listen_port);
@@ -411,6 +454,7 @@ int http_start(struct server *srv, const struct http_routing *wiring)
     srv->listen_guard = listenguard_new(srv->base, evhttp_bound_socket_get_listener(srv->listener));
     if (!srv->listen_guard)
         return -1;
+    connguard_set_listener(guard, srv->listen_guard);
     int port = bound_port(srv->listener);
     if (c->port_file && write_port_file(c->port_file, port) < 0) {
         log_kv(LOG_ERROR, "cannot write PUSHGATE_PORT_FILE", "path", c->port_file, NULL);
@@ -430,6 +474,7 @@ int http_start(struct server *srv, const struct http_routing *wiring)
 
 void http_stop_accepting(struct server *srv)
 {
+    connguard_set_listener(guard, NULL);
     listenguard_free(srv->listen_guard); /* its timer must not revive the listener */
     srv->listen_guard = NULL;
     if (srv->listener) {
@@ -440,9 +485,12 @@ void http_stop_accepting(struct server *srv)
 
 void http_free(struct server *srv)
 {
+    connguard_set_listener(guard, NULL);
     listenguard_free(srv->listen_guard);
     srv->listen_guard = NULL;
     if (srv->http)
-        evhttp_free(srv->http);
+        evhttp_free(srv->http); /* closes every connection: the guard hears of each */
     srv->http = NULL;
+    connguard_free(guard);
+    guard = NULL;
 }

@@ -19,8 +19,16 @@ struct listenguard {
     struct evconnlistener *lev;
     struct event *retry;
     bool paused;
-    time_t last_other; /* when another accept error was last logged */
+    bool full;             /* the connection cap is reached (listenguard_set_full) */
+    bool pause_logged;     /* this pause was logged: log its end too */
+    time_t last_pause_log; /* when a pause was last logged */
+    time_t last_other;     /* when another accept error was last logged */
 };
+
+/* A listener at its limit flaps (a connection closes, one waiting in the backlog is
+ * accepted, the limit is reached again): pauses closer than this to the last one logged
+ * belong to its episode, which gets one line when it starts and one when it ends. */
+#define PAUSE_LOG_S 10
 
 /* The error callback gets the listener's user data, which is evhttp's own; so
  * the guard is found here (one listening socket per process). */
@@ -42,6 +50,27 @@ static void arm(struct listenguard *g)
     evtimer_add(g->retry, &tv);
 }
 
+static void log_pause(struct listenguard *g, const char *key, const char *value)
+{
+    time_t now = time(NULL);
+    if (g->pause_logged || (g->last_pause_log && now - g->last_pause_log < PAUSE_LOG_S))
+        return;
+    g->last_pause_log = now;
+    g->pause_logged = true;
+    log_kv(LOG_WARN, "accept paused: out of file descriptors", key, value, NULL);
+}
+
+/* Accepts again unless a descriptor or the cap is still missing. */
+static void resume(struct listenguard *g)
+{
+    if (g->paused || g->full)
+        return;
+    evconnlistener_enable(g->lev);
+    if (g->pause_logged)
+        log_kv(LOG_WARN, "accept resumed", NULL);
+    g->pause_logged = false;
+}
+
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -52,8 +81,20 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
         return;
     }
     g->paused = false;
-    evconnlistener_enable(g->lev);
-    log_kv(LOG_WARN, "accept resumed", NULL);
+    resume(g);
+}
+
+void listenguard_set_full(struct listenguard *g, bool full, const char *why)
+{
+    if (!g || full == g->full)
+        return;
+    g->full = full;
+    if (full) {
+        evconnlistener_disable(g->lev);
+        log_pause(g, "reason", why);
+    } else {
+        resume(g);
+    }
 }
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)
@@ -65,9 +106,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
         evconnlistener_disable(lev);
-        if (!g->paused)
-            log_kv(LOG_WARN, "accept paused: out of file descriptors", "error", strerror(err),
-                   NULL);
+        log_pause(g, "error", strerror(err));
         g->paused = true;
         arm(g);
         return;

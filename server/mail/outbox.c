@@ -12,6 +12,7 @@
 #include "log.h"
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -50,6 +52,8 @@ struct job {
     struct curl_slist *rcpts;
     enum outcome result;
     char error[160]; /* short reason for last_error; never message content */
+    bool tls_seen;   /* libcurl reported TLS traffic on the connection */
+    const char *tls; /* "smtps", "starttls" or "none": logged with the outcome */
 };
 TAILQ_HEAD(job_list, job);
 
@@ -102,8 +106,8 @@ static long backoff_ms(const struct outbox *m, int attempts)
 static void log_outcome(struct job *j, const char *status, const char *attempts)
 {
     log_kv(j->result == SENT ? LOG_INFO : LOG_WARN, "mail delivery", "outbox_id", j->id, "kind",
-           j->kind, "attempts", attempts, "result", status, "error",
-           j->result == SENT ? NULL : j->error, NULL);
+           j->kind, "attempts", attempts, "result", status, "tls", j->tls ? j->tls : "none",
+           "error", j->result == SENT ? NULL : j->error, NULL);
 }
 
 static void on_recorded(void *arg, enum db_status st, PGresult *res)
@@ -165,15 +169,68 @@ static size_t smtp_read(char *buf, size_t size, size_t nitems, void *arg)
     return n;
 }
 
+/* Watches for TLS records (libcurl reports them only to a debug function):
+ * how we know that a STARTTLS took place. Never looks at the bytes. */
+static int smtp_debug(CURL *e, curl_infotype type, char *data, size_t size, void *arg)
+{
+    (void)e, (void)data, (void)size;
+    struct job *j = arg;
+    if (type == CURLINFO_SSL_DATA_IN || type == CURLINFO_SSL_DATA_OUT)
+        j->tls_seen = true;
+    return 0;
+}
+
+static bool is_smtps(const char *url)
+{
+    return strncasecmp(url, "smtps://", 8) == 0;
+}
+
+bool outbox_relay_is_loopback(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    bool loop = false;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        size_t n = strlen(host);
+        unsigned char a[16];
+        if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+            host[n - 1] = '\0';
+            loop = inet_pton(AF_INET6, host + 1, a) == 1 &&
+                   (IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a) ||
+                    (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a) && a[12] == 127));
+        } else {
+            loop = inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
+        }
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return loop;
+}
+
+long outbox_use_ssl(const char *url, int mode)
+{
+    if (mode == SMTP_TLS_NONE)
+        return (long)CURLUSESSL_NONE;
+    if (mode == SMTP_TLS_REQUIRED && !outbox_relay_is_loopback(url))
+        return (long)CURLUSESSL_ALL;
+    return (long)CURLUSESSL_TRY;
+}
+
 static void on_smtp_done(void *arg, CURLcode rc, long code)
 {
     struct job *j = arg;
     curl_easy_cleanup(j->easy);
     j->easy = NULL;
+    const char *url = j->m->srv->cfg->smtp_url;
+    j->tls = is_smtps(url) ? "smtps" : j->tls_seen ? "starttls" : "none";
     if (rc == CURLE_OK)
         return job_finish(j, SENT, NULL);
     char err[160];
-    if (code > 0)
+    if (rc == CURLE_USE_SSL_FAILED)
+        snprintf(err, sizeof err,
+                 "the relay offers no STARTTLS and PUSHGATE_SMTP_TLS is required: not sent");
+    else if (code > 0)
         snprintf(err, sizeof err, "%s (SMTP %ld)", curl_easy_strerror(rc), code);
     else
         snprintf(err, sizeof err, "%s", curl_easy_strerror(rc));
@@ -192,7 +249,14 @@ static CURL *smtp_easy(struct job *j, const struct config *cfg)
     }
     curl_easy_setopt(e, CURLOPT_URL, cfg->smtp_url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY); /* STARTTLS when offered */
+    curl_easy_setopt(e, CURLOPT_USE_SSL, outbox_use_ssl(cfg->smtp_url, cfg->smtp_tls));
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, smtp_debug);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, j);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L); /* to the debug function only */
+    /* A connection of its own: a reused one shows no handshake, and its TLS
+     * state would go unseen (the debug function is per transfer). */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
     curl_easy_setopt(e, CURLOPT_MAIL_RCPT, j->rcpts);
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
@@ -353,9 +417,10 @@ static void claim(struct outbox *m)
     int room = INFLIGHT_MAX - m->njobs;
     char limit[8];
     snprintf(limit, sizeof limit, "%d", room < CLAIM_MAX ? room : CLAIM_MAX);
-    const char *p[] = {LEASE_S, limit};
+    /* leased to this instance: a live one takes over a dead one's rows (sql/023) */
+    const char *p[] = {LEASE_S, limit, m->srv->instance_id};
     m->claiming = true;
-    db_query(m->srv->db, "SELECT * FROM outbox_claim($1, $2)", 2, p, on_claimed, m);
+    db_query(m->srv->db, "SELECT * FROM outbox_claim($1, $2, $3)", 3, p, on_claimed, m);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -377,7 +442,11 @@ struct outbox *outbox_new(struct server *srv)
         outbox_free(m);
         return NULL;
     }
-    log_kv(LOG_INFO, "mailer started", "mode", srv->cfg->smtp_url ? "smtp" : "files", NULL);
+    static const char *const tls_modes[] = {"required", "optional", "none"};
+    const char *url = srv->cfg->smtp_url;
+    log_kv(LOG_INFO, "mailer started", "mode", url ? "smtp" : "files", "smtp_tls",
+           url ? tls_modes[srv->cfg->smtp_tls] : NULL, "loopback_relay",
+           url ? (outbox_relay_is_loopback(url) ? "yes" : "no") : NULL, NULL);
     return m;
 }
 

@@ -126,6 +126,8 @@ static void on_code_setup(void *arg, enum db_status st, PGresult *res)
 
 static void setup_code(struct mfa_op *op)
 {
+    if (!op->budget_taken)
+        return mfa_budget_take(op, setup_code); /* nothing is created before it */
     struct req *r = op->r;
     bool email = strcmp(op->want_channel, "email") == 0;
     op->masked = email ? otp_mask_email(op->send_to) : otp_mask_phone(op->send_to);
@@ -210,6 +212,8 @@ static void challenge_loaded(struct mfa_op *op)
         return mfa_reply_locked(op, op->lock_left);
     if (strcmp(op->channel, "totp") == 0)
         return mfa_reply(op, 200, json_pack("{s:s}", "channel", "totp"));
+    if (!op->budget_taken)
+        return mfa_budget_take(op, challenge_loaded); /* then these checks again: cheap */
     char *mail = NULL;
     op->send_to = op->destination ? xstrdup(op->destination) : NULL;
     if (!op->send_to || mfa_new_code(op, "verify", op->channel, &mail) < 0) {

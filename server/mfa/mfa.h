@@ -52,7 +52,8 @@ struct mfa_op {
     const char *want_channel; /* setup: the channel asked for (a literal) */
     char otp[OTP_DIGITS + 1];
     char *send_to, *masked, *expires_at;
-    void *ctx; /* handler-specific */
+    bool budget_taken; /* mfa_budget_take() let this send through */
+    void *ctx;         /* handler-specific */
 };
 
 typedef void (*mfa_next_fn)(struct mfa_op *op);
@@ -95,6 +96,11 @@ void mfa_reply(struct mfa_op *op, int status, json_t *body);
 /* A fresh code into op->otp and its HMAC (purpose) into op->mac; for email also the
  * sealed outbox message to op->send_to, as a bytea parameter into *mail. 0 or -1. */
 int mfa_new_code(struct mfa_op *op, const char *purpose, const char *channel, char **mail);
+/* Takes one code from the application's send budget (PUSHGATE_MFA_SEND_BUDGET_PER_HOUR,
+ * counted in the database: sql/022), sets op->budget_taken and runs next(op). A spent
+ * budget answers 429 rate_limited with Retry-After (until the next UTC hour) and a failed
+ * read 503; both free op and send nothing. */
+void mfa_budget_take(struct mfa_op *op, mfa_next_fn next);
 /* Sends op->otp by SMS to op->send_to, then done(op, ok). -1 when it cannot start. */
 int mfa_send_sms(struct mfa_op *op, void (*done)(struct mfa_op *op, int ok));
 

@@ -65,14 +65,24 @@ void h_jwks(struct req *r)
 static struct dbshared db_counts = {
     .sql = "SELECT CASE WHEN status = 'pending' AND expires_at <= now() THEN 'expired' "
            "ELSE status END, count(*) FROM auth_requests GROUP BY 1 "
-           "UNION ALL SELECT 'outbox', count(*) FROM outbox WHERE status = 'queued'"};
+           "UNION ALL SELECT 'outbox', count(*) FROM outbox WHERE status = 'queued' "
+           "UNION ALL SELECT 'sent:' || application_id, sent FROM mfa_send_budget "
+           "WHERE hour = mfa_budget_hour() "
+           "UNION ALL SELECT 'refused:' || application_id, refused FROM mfa_send_budget "
+           "WHERE hour = mfa_budget_hour()"};
+
+/* The send budget's rows of db_counts: "sent:<app id>" and "refused:<app id>". */
+static bool is_budget_row(const char *name)
+{
+    return strchr(name, ':') != NULL;
+}
 
 static void emit_db(struct evbuffer *b, const PGresult *res)
 {
     evbuffer_add_printf(b, "# HELP pushgate_auth_requests requests by outcome (database)\n"
                            "# TYPE pushgate_auth_requests gauge\n");
     for (int i = 0; i < PQntuples(res); i++)
-        if (strcmp(PQgetvalue(res, i, 0), "outbox") != 0)
+        if (strcmp(PQgetvalue(res, i, 0), "outbox") != 0 && !is_budget_row(PQgetvalue(res, i, 0)))
             evbuffer_add_printf(b, "pushgate_auth_requests{outcome=\"%s\"} %s\n",
                                 PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
     for (int i = 0; i < PQntuples(res); i++)
@@ -108,6 +118,29 @@ static void emit_gauges(struct evbuffer *b, struct server *srv, bool db_ok)
                         batches, batched);
 }
 
+/* The MFA send budget (sql/022): the configured size, and this hour's codes per
+ * application from the database (every instance's). */
+static void emit_budget(struct evbuffer *b, const struct server *srv, const PGresult *res)
+{
+    evbuffer_add_printf(b,
+                        "# HELP pushgate_mfa_send_budget_per_hour email/SMS codes an "
+                        "application may send per hour\n"
+                        "# TYPE pushgate_mfa_send_budget_per_hour gauge\n"
+                        "pushgate_mfa_send_budget_per_hour %d\n"
+                        "# HELP pushgate_mfa_codes_this_hour codes sent or refused by the "
+                        "budget this UTC hour, per application (database)\n"
+                        "# TYPE pushgate_mfa_codes_this_hour gauge\n",
+                        srv->cfg->mfa_send_budget);
+    for (int i = 0; res && i < PQntuples(res); i++) {
+        const char *name = PQgetvalue(res, i, 0), *colon = strchr(name, ':');
+        if (colon)
+            evbuffer_add_printf(b,
+                                "pushgate_mfa_codes_this_hour{application=\"%s\",result=\"%.*s\"} "
+                                "%s\n",
+                                colon + 1, (int)(colon - name), name, PQgetvalue(res, i, 1));
+    }
+}
+
 static void on_scrape(struct req *r, enum db_status st, const PGresult *res)
 {
     struct evbuffer *b = evbuffer_new();
@@ -116,6 +149,7 @@ static void on_scrape(struct req *r, enum db_status st, const PGresult *res)
     metrics_write_latency(b);
     if (st == DB_OK)
         emit_db(b, res);
+    emit_budget(b, r->srv, st == DB_OK ? res : NULL);
     size_t len = evbuffer_get_length(b);
     char *text = xmalloc(len + 1);
     evbuffer_remove(b, text, len);

@@ -15,7 +15,8 @@ enum {
     V_DEVICE,
     V_EVIDENCE,
     V_CODE,
-    V_ASYNC
+    V_ASYNC,
+    V_CHALLENGE
 };
 
 void authview_time(long long unix_s, char out[32])
@@ -54,6 +55,7 @@ json_t *authview_json(const PGresult *res, int row, int col)
     json_object_set_new(o, "deviceId", text_or_null(res, row, col + V_DEVICE));
     json_object_set_new(o, "reason", text_or_null(res, row, col + V_REASON));
     json_object_set_new(o, "evidence", text_or_null(res, row, col + V_EVIDENCE));
+    json_object_set_new(o, "challenge", text_or_null(res, row, col + V_CHALLENGE));
     if (strcmp(PQgetvalue(res, row, col + V_ASYNC), "t") == 0)
         json_object_set_new(o, "displayCode", text_or_null(res, row, col + V_CODE));
     return o;

@@ -1,7 +1,7 @@
 /* authview: the API object of an auth request (api.md 5), built from the
  * columns of sql's auth_view_t (expanded with (v).*):
  * id, status, reason, username, created, expires, decided (Unix seconds),
- * device, evidence, displayCode, async. displayCode appears only for
+ * device, evidence, displayCode, async, challenge. displayCode appears only for
  * requests made in asynchronous mode. */
 #ifndef PUSHGATE_AUTHVIEW_H
 #define PUSHGATE_AUTHVIEW_H
@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#define AUTHVIEW_NCOLS 11
+#define AUTHVIEW_NCOLS 12
 
 /* New reference, or NULL when the view at col is NULL (no request). */
 json_t *authview_json(const PGresult *res, int row, int col);

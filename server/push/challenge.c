@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-json_t *challenge_item(const struct server *srv, const struct challenge_fields *f)
+char *challenge_sign(const struct server *srv, const struct challenge_fields *f)
 {
     json_t *payload = json_pack(
         "{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:O, s:O, s:O, s:s, s:s, s:I, s:I}", "requestId",
@@ -15,6 +15,12 @@ json_t *challenge_item(const struct server *srv, const struct challenge_fields *
         f->nonce, "iat", (json_int_t)f->iat, "exp", (json_int_t)f->exp);
     char *jws = payload ? signer_sign(srv->signer, "pushgate-challenge+jwt", payload) : NULL;
     json_decref(payload);
+    return jws;
+}
+
+json_t *challenge_item(const struct server *srv, const struct challenge_fields *f)
+{
+    char *jws = challenge_sign(srv, f);
     json_t *item =
         jws ? json_pack("{s:s, s:s}", "requestId", f->request_id, "challenge", jws) : NULL;
     free(jws);

@@ -1,7 +1,9 @@
 /* challenge: the server-signed challenge of api.md 6.2, as handed to a
  * device: {"requestId": ..., "challenge": "<JWS typ pushgate-challenge+jwt>"}.
  * Built from a device_challenges() row on a poll, or straight from
- * auth_create()'s answer when the device's poll is held here. */
+ * auth_create()'s answer when the device's poll is held here. ECDSA signatures
+ * are randomized: a JWS signed here is only a candidate, which devpoll.c stores
+ * (the first one stored wins, sql/030) before any device sees it. */
 #ifndef PUSHGATE_CHALLENGE_H
 #define PUSHGATE_CHALLENGE_H
 
@@ -15,6 +17,8 @@ struct challenge_fields {
     long long iat, exp;
 };
 
+/* The compact JWS (malloc'd), or NULL when signing failed. */
+char *challenge_sign(const struct server *srv, const struct challenge_fields *f);
 /* New reference, or NULL when signing failed (never hand out an unsigned one). */
 json_t *challenge_item(const struct server *srv, const struct challenge_fields *f);
 

@@ -1,5 +1,8 @@
 #include "devpoll.h"
 
+#include "alloc.h"
+#include "db.h"
+#include "dbbatch.h"
 #include "devproof.h"
 #include "devknown.h"
 #include "hold.h"
@@ -26,7 +29,8 @@ enum {
     C_VERIF,
     C_NONCE,
     C_IAT,
-    C_EXP
+    C_EXP,
+    C_JWS /* the JWS stored at its first handout, or NULL */
 };
 
 /* An uninterrupted read: what the device has pending, for its next poll. */
@@ -55,8 +59,9 @@ static json_t *str_col(PGresult *res, int row, int col)
     return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
 }
 
-/* The challenge of one device_challenges() row, signed now. */
-static json_t *challenge(struct hold *h, PGresult *res, int row)
+/* The challenge of one device_challenges() row, signed now (a candidate:
+ * see store_fresh). malloc'd JWS, or NULL when signing failed. */
+static char *sign_row(struct hold *h, PGresult *res, int row)
 {
     struct challenge_fields f = {
         .request_id = PQgetvalue(res, row, C_REQ),
@@ -73,33 +78,151 @@ static json_t *challenge(struct hold *h, PGresult *res, int row)
         .iat = atoll(PQgetvalue(res, row, C_IAT)),
         .exp = atoll(PQgetvalue(res, row, C_EXP)),
     };
-    json_t *item = challenge_item(hold_req(h)->srv, &f);
+    char *jws = challenge_sign(hold_req(h)->srv, &f);
     json_decref(f.message);
     json_decref(f.context);
     json_decref(f.transaction);
-    return item;
+    return jws;
 }
 
-/* Answers the poll with the challenges of res (NULL: none). */
+/* One poll's answer: its challenges, while the new JWSs among them are
+ * stored (only a stored JWS is ever handed out: the answer's chal and the
+ * auth object's challenge are checked against it, sql/030). */
+struct handout {
+    struct req *r;
+    int n, waiting; /* rows; stores still in flight */
+    bool failed;    /* a store failed: the poll gets 503 */
+    enum db_status failure;
+    char **ids, **jws; /* per row; jws[i] NULL: not stored (yet) */
+    bool *fresh;       /* per row: signed now, a candidate until stored */
+};
+
+/* One row's store in flight. */
+struct store {
+    struct handout *o;
+    int row;
+};
+
+static void handout_free(struct handout *o)
+{
+    for (int i = 0; i < o->n; i++) {
+        free(o->ids[i]);
+        free(o->jws[i]);
+    }
+    free(o->ids);
+    free(o->jws);
+    free(o->fresh);
+    free(o);
+}
+
+/* Answers with every row whose JWS is stored; frees o. */
+static void handout_reply(struct handout *o)
+{
+    if (o->failed) { /* fail closed: hand out nothing unstored */
+        http_db_failure(o->r, o->failure);
+        return handout_free(o);
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < o->n; i++)
+        if (o->jws[i])
+            json_array_append_new(
+                list, json_pack("{s:s, s:s}", "requestId", o->ids[i], "challenge", o->jws[i]));
+    http_reply_json(o->r, 200, json_pack("{s:o}", "challenges", list));
+    handout_free(o);
+}
+
+/* The stored JWS replaces the candidate (the same one, unless another
+ * handout stored first); a challenge gone meanwhile has no row and is left out. */
+static void on_stored(void *arg, enum db_status st, PGresult *res)
+{
+    struct store *s = arg;
+    struct handout *o = s->o;
+    free(o->jws[s->row]);
+    o->jws[s->row] = NULL;
+    if (st != DB_OK) {
+        o->failed = true;
+        o->failure = st;
+    } else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        o->jws[s->row] = xstrdup(PQgetvalue(res, 0, 0));
+    free(s);
+    if (--o->waiting == 0)
+        handout_reply(o);
+}
+
+/* Stores of challenge JWSs queued at the same moment (by polls and by the
+ * deliveries after a create) share one statement and one commit. */
+static const struct db_batch store_batch = {
+    "SELECT s.jws, s.i FROM challenge_store_batch($1, $2, $3) s", DB_BATCH_MAX};
+
+/* Stores a JWS for (device, request) unless one is stored; cb gets the stored one. */
+static void store_jws(struct server *srv, const char *device_id, const char *request_id,
+                      const char *jws, db_cb cb, void *arg)
+{
+    const char *p[] = {device_id, request_id, jws};
+    db_query_batch(srv->db, &store_batch,
+                   "SELECT s.jws FROM challenge_store_batch(ARRAY[$1::text], ARRAY[$2::text], "
+                   "ARRAY[$3::text]) s",
+                   3, p, cb, arg);
+}
+
+/* Stores the rows signed now (the first JWS stored wins), then answers with
+ * what is stored. */
+static void store_fresh(struct handout *o, const char *device_id)
+{
+    for (int i = 0; i < o->n; i++)
+        o->waiting += o->fresh[i];
+    for (int i = 0; i < o->n; i++) {
+        if (!o->fresh[i])
+            continue;
+        struct store *s = xcalloc(1, sizeof *s);
+        s->o = o;
+        s->row = i;
+        store_jws(o->r->srv, device_id, o->ids[i], o->jws[i], on_stored, s);
+    }
+}
+
+/* Answers the poll with the challenges of res: the stored JWS of each, and
+ * for those never handed out, one signed now and stored first. */
 static void reply_challenges(struct hold *h, PGresult *res)
 {
-    json_t *list = json_array();
-    for (int i = 0; res && i < PQntuples(res); i++) {
-        json_t *c = challenge(h, res, i);
-        if (!c) { /* fail closed: never hand out an unsigned challenge */
-            json_decref(list);
+    int n = PQntuples(res);
+    struct handout *o = xcalloc(1, sizeof *o);
+    o->n = n;
+    o->ids = xcalloc((size_t)n, sizeof *o->ids);
+    o->jws = xcalloc((size_t)n, sizeof *o->jws);
+    o->fresh = xcalloc((size_t)n, sizeof *o->fresh);
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        o->ids[i] = xstrdup(PQgetvalue(res, i, C_REQ));
+        if (!PQgetisnull(res, i, C_JWS)) {
+            o->jws[i] = xstrdup(PQgetvalue(res, i, C_JWS));
+            continue;
+        }
+        if (!(o->jws[i] = sign_row(h, res, i))) { /* fail closed: never unsigned */
+            handout_free(o);
             return http_problem(hold_end(h), 500, "internal", "cannot sign a challenge");
         }
-        json_array_append_new(list, c);
+        o->fresh[i] = any = true;
     }
-    http_reply_json(hold_end(h), 200, json_pack("{s:o}", "challenges", list));
+    char *device_id = xstrdup(hold_key(h));
+    o->r = hold_end(h);
+    if (any)
+        store_fresh(o, device_id);
+    else
+        handout_reply(o);
+    free(device_id);
+}
+
+static void reply_empty(struct hold *h)
+{
+    http_reply_json(hold_end(h), 200, json_pack("{s:[]}", "challenges"));
 }
 
 /* Nothing pending: held until a wake-up, else answered empty at its deadline. */
 static void wait_for_challenge(struct hold *h)
 {
     if (!hold_wait(h, LONG_MAX))
-        reply_challenges(h, NULL);
+        reply_empty(h);
 }
 
 static void on_rows(struct hold *h, PGresult *res)
@@ -118,7 +241,7 @@ static void on_rows(struct hold *h, PGresult *res)
 static void on_timeout(struct hold *h)
 {
     if (!hold_reading(h))
-        reply_challenges(h, NULL);
+        reply_empty(h);
 }
 
 /* SIGTERM: a device should reconnect (to another instance) at once. */
@@ -161,9 +284,36 @@ static void deliver_one(struct hold *h, void *item)
     http_reply_json(hold_end(h), 200, json_pack("{s:[O]}", "challenges", (json_t *)item));
 }
 
+/* A challenge signed at its creation, on its way to the device's held polls. */
+struct offer {
+    struct server *srv;
+    char *device_id, *request_id;
+};
+
+static void on_offer_stored(void *arg, enum db_status st, PGresult *res)
+{
+    struct offer *o = arg;
+    if (st != DB_OK) /* the polls read and sign (and store) for themselves */
+        devpoll_wake(o->srv, o->device_id);
+    else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) { /* else: gone meanwhile */
+        json_t *item =
+            json_pack("{s:s, s:s}", "requestId", o->request_id, "challenge", PQgetvalue(res, 0, 0));
+        hold_each(o->srv, &poll_kind, o->device_id, deliver_one, item);
+        json_decref(item);
+    }
+    free(o->device_id);
+    free(o->request_id);
+    free(o);
+}
+
 void devpoll_deliver(struct server *srv, const char *device_id, json_t *item)
 {
-    hold_each(srv, &poll_kind, device_id, deliver_one, item);
+    struct offer *o = xcalloc(1, sizeof *o);
+    o->srv = srv;
+    o->device_id = xstrdup(device_id);
+    o->request_id = xstrdup(json_string_value(json_object_get(item, "requestId")));
+    store_jws(srv, device_id, o->request_id, json_string_value(json_object_get(item, "challenge")),
+              on_offer_stored, o);
 }
 
 void devpoll_created(struct server *srv, const char *device_id, const char *request_id)

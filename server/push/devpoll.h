@@ -2,9 +2,11 @@
  *
  * Answers at once when the device has pending challenges, else holds the
  * request until one is created (devpoll_wake, from this instance or a peer's
- * NOTIFY) or N seconds pass. Each challenge is signed by the server at the
- * moment it is handed out. A poll registers itself before it reads, so a
- * wake-up that races with its read is never lost. A device known to have
+ * NOTIFY) or N seconds pass. Each challenge is signed by the server when it
+ * is first handed out and stored before the device sees it (the first stored
+ * JWS wins, sql/030); every later handout, on any instance, reuses it, so a
+ * device's answer (chal) and the auth object (challenge) name that one JWS. A poll registers itself
+ * before it reads, so a wake-up that races with its read is never lost. A device known to have
  * nothing pending (devknown.h) is held without a read. */
 #ifndef PUSHGATE_DEVPOLL_H
 #define PUSHGATE_DEVPOLL_H
@@ -20,8 +22,10 @@ struct server;
 void devpoll_start(struct req *r, long wait_ms);
 void devpoll_wake(struct server *srv, const char *device_id);
 void devpoll_wake_all(struct server *srv);
-/* A challenge for the device was just created here: held polls get it
- * (item borrowed) without reading it back; polls mid-read read again. */
+/* A challenge for the device was just created here and signed (item:
+ * {"requestId", "challenge"}, borrowed): its JWS is stored (or the one
+ * stored first is taken), then held polls get it without reading it back;
+ * polls mid-read read again. When the store fails, the polls are woken. */
 void devpoll_deliver(struct server *srv, const char *device_id, json_t *item);
 /* A challenge for the device was created here / its answer was committed
  * here: keeps what this instance knows of the device's pending challenges

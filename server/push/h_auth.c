@@ -7,6 +7,7 @@
 #include "dbbatch.h"
 #include "devpoll.h"
 #include "h_auth.h"
+#include "idem.h"
 #include "log.h"
 #include "pgarray.h"
 #include "problem.h"
@@ -116,6 +117,31 @@ static void reply_rate_limited(struct req *r, const char *pending, int retry)
     free(text);
 }
 
+/* 202 with Location (api.md 5.1): the first call's request, as it is now. */
+static void reply_async(struct req *r, json_t *body)
+{
+    char loc[96];
+    snprintf(loc, sizeof loc, "/auth/%s", json_string_value(json_object_get(body, "requestId")));
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Location", loc);
+    http_reply_json(r, 202, body);
+}
+
+/* A retry with the first call's Idempotency-Key and body: no second request.
+ * Asynchronous: the request's current state; held: waits on that request,
+ * decided here or on a peer, like GET /auth/{id}?wait (the same body holds
+ * the same timeout, so its expiry comes first and answers). */
+static void on_auth_replayed(struct req *r, PGresult *res)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Idempotent-Replayed", "true");
+    json_t *body = authview_json(res, 0, CREATED_VIEW);
+    if (prefers_async(r))
+        return reply_async(r, body);
+    json_int_t timeout = 60;
+    json_unpack(r->body, "{s?I}", "timeout", &timeout);
+    authwait_hold(r, view_field(res, "v_id"), ((long)timeout + 1) * 1000);
+    json_decref(body);
+}
+
 static void on_auth_created(void *arg, enum db_status st, PGresult *res)
 {
     struct req *r = arg;
@@ -131,15 +157,16 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
         return http_problem_retry(r, 423, "locked", "pushes to this user are locked", retry);
     if (!strcmp(outcome, "rate_limited"))
         return reply_rate_limited(r, view_field(res, "pending_id"), retry);
+    if (!strcmp(outcome, "idempotency_key_reused"))
+        return http_problem(r, 422, "idempotency_key_reused",
+                            "this Idempotency-Key was sent with a different body");
+    if (!strcmp(outcome, "replay"))
+        return on_auth_replayed(r, res);
     json_t *body = authview_json(res, 0, CREATED_VIEW);
     deliver_challenges(r, res, body);
     const char *id = json_string_value(json_object_get(body, "requestId"));
-    if (prefers_async(r)) {
-        char loc[96];
-        snprintf(loc, sizeof loc, "/auth/%s", id);
-        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Location", loc);
-        return http_reply_json(r, 202, body);
-    }
+    if (prefers_async(r))
+        return reply_async(r, body);
     json_int_t timeout = 60;
     json_unpack(r->body, "{s?I}", "timeout", &timeout);
     authwait_hold_pending(r, id, (long)timeout * 1000);
@@ -159,21 +186,34 @@ void h_auth_create(struct req *r)
     const char *why = auth_body_check(r->body, r->srv->cfg->require_code, &in);
     if (why)
         return http_bad_request(r, why);
+    const char *key = NULL;
+    char hash[65];
+    int idem = idem_read(r, "POST /auth", &key, hash);
+    if (idem < 0)
+        return;
     char *id = token_new_id("q_", 12);
     char *ctx = in.context ? json_dumps(in.context, JSON_COMPACT) : NULL;
     char *tx = in.transaction ? json_dumps(in.transaction, JSON_COMPACT) : NULL;
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%lld", (long long)in.timeout);
-    const char *p[] = {r->app_id,  in.username,
+    const char *p[] = {key,        hash,
+                       r->app_id,  in.username,
                        id,         in.type,
                        in.message, ctx,
                        tx,         in.verification,
                        in.code,    in.async ? "true" : "false",
                        timeout,    r->srv->instance_id};
-    db_query_batch(r->srv->db, &create_batch,
-                   "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.pending_id "
-                   "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) o",
-                   12, p, on_auth_created, r);
+    if (idem) /* its own statement: the batch path stays as it was without the header */
+        db_query(r->srv->db,
+                 "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.pending_id "
+                 "FROM auth_create_idem($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
+                 14, p, on_auth_created, r);
+    else
+        db_query_batch(
+            r->srv->db, &create_batch,
+            "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.pending_id "
+            "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) o",
+            12, p + 2, on_auth_created, r);
     free(id);
     free(ctx);
     free(tx);

@@ -7,6 +7,7 @@
 #include "devproof.h"
 #include "devpoll.h"
 #include "h_device.h"
+#include "protocol/claimtime.h"
 #include "protocol/jws.h"
 #include "metrics.h"
 #include "push_body.h"
@@ -31,8 +32,10 @@ void h_device_poll(struct req *r)
 }
 
 struct answer {
-    const char *nonce, *decision, *reason, *code;
+    const char *nonce, *chal, *decision, *reason, *code;
 };
+
+#define CHAL_LEN 43 /* base64url of a SHA-256, no padding */
 
 /* The response JWS of api.md 6.3, verified under the device's own key. */
 static json_t *verify_response(struct req *r, const char *jws, struct answer *a)
@@ -46,10 +49,13 @@ static json_t *verify_response(struct req *r, const char *jws, struct answer *a)
     if (ok)
         http_json_drop_nulls(payload); /* a null claim is an absent one (api.md 1) */
     ok = ok &&
-         json_unpack(payload, "{s:s, s:s, s:s, s?s, s?s, s:I !}", "requestId", &rid, "nonce",
-                     &a->nonce, "decision", &a->decision, "reason", &a->reason, "code", &a->code,
-                     "iat", &iat) == 0 &&
-         !strcmp(rid, r->params[0]) && llabs((long long)(time(NULL) - iat)) <= RESPONSE_MAX_SKEW &&
+         json_unpack(payload, "{s:s, s:s, s:s, s:s, s?s, s?s, s:I !}", "requestId", &rid, "nonce",
+                     &a->nonce, "chal", &a->chal, "decision", &a->decision, "reason", &a->reason,
+                     "code", &a->code, "iat", &iat) == 0 &&
+         /* required (api.md 6.3); the deciding statement compares it with the
+          * stored challenge's hash, reading it from the evidence (sql/030) */
+         valid_b64url(a->chal, CHAL_LEN, CHAL_LEN) && !strcmp(rid, r->params[0]) &&
+         claimtime_within(time(NULL), iat, RESPONSE_MAX_SKEW) &&
          (!strcmp(a->decision, "approve") || !strcmp(a->decision, "deny")) &&
          (!a->reason || (!strcmp(a->reason, "not_me") && !strcmp(a->decision, "deny")));
     json_decref(hdr);
@@ -71,7 +77,8 @@ static void on_decided(void *arg, enum db_status st, PGresult *res)
     if (!strcmp(outcome, "not_found"))
         return http_problem(r, 404, "not_found", "no challenge for this device with that id");
     if (!strcmp(outcome, "invalid_response"))
-        return http_problem(r, 400, "invalid_response", "the nonce does not match");
+        return http_problem(r, 400, "invalid_response",
+                            "the nonce or chal does not match the challenge sent");
     if (!strcmp(outcome, "already_decided"))
         return http_problem(r, 409, "already_decided", "the request is no longer pending");
     if (!strcmp(outcome, "expired")) {

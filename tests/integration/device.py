@@ -4,6 +4,7 @@ It does its own ES256 (python3-cryptography), so the server's JWS handling is ch
 against an independent implementation. Run by Debian's /usr/bin/python3.
 """
 import base64
+import hashlib
 import json
 import os
 import time
@@ -58,6 +59,11 @@ def verify(compact, jwk):
     return json.loads(b64u_decode(h)), json.loads(b64u_decode(p))
 
 
+def chal_of(challenge_jws):
+    """api.md 6.3's chal: base64url SHA-256 of the exact ASCII bytes of the challenge JWS."""
+    return b64u(hashlib.sha256(challenge_jws.encode("ascii")).digest())
+
+
 def link_token(link):
     return link.rsplit("/r/", 1)[1]
 
@@ -69,6 +75,7 @@ class Device:
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.device_id = None
         self.jwks = None
+        self.challenges = {}  # requestId -> the challenge JWS last verified (for chal)
 
     def jwk(self):
         return public_jwk(self.key)
@@ -106,13 +113,23 @@ class Device:
         kid = json.loads(b64u_decode(compact.split(".")[0])).get("kid")
         for jwk in self.jwks["keys"]:
             if jwk.get("kid") == kid:
-                return verify(compact, jwk)
+                hp = verify(compact, jwk)
+                if hp:
+                    self.challenges[hp[1].get("requestId")] = compact
+                return hp
         return None
 
     def response(self, request_id, nonce, decision="approve", reason=None, code=None, iat=None,
-                 key=None, extra=None):
+                 key=None, extra=None, chal=True):
+        """chal: True for the hash of the challenge last verified for request_id (of an
+        empty one when this device saw none: well-formed, matching nothing), None to
+        leave it out, else the value to send."""
         payload = {"requestId": request_id, "nonce": nonce, "decision": decision,
                    "iat": int(time.time()) if iat is None else iat}
+        if chal is True:
+            chal = chal_of(self.challenges.get(request_id, ""))
+        if chal is not None:
+            payload["chal"] = chal
         if reason:
             payload["reason"] = reason
         if code is not None:

@@ -37,10 +37,10 @@ class ConfigCommand(unittest.TestCase):
 
     def test_secrets_are_never_printed(self):
         r = run("config", PUSHGATE_DATABASE_URL="postgresql://u:dbpw@127.0.0.1/x",
-                PUSHGATE_ADMIN_TOKEN="tok3n", PUSHGATE_SMTP_URL="smtp://u:mailpw@127.0.0.1:25",
+                PUSHGATE_ADMIN_TOKEN="tok3n-0123456789abcdef0123456789abcdef", PUSHGATE_SMTP_URL="smtp://u:mailpw@127.0.0.1:25",
                 PUSHGATE_SMS_WEBHOOK_URL="https://sms.example.com/?key=smskey")
         self.assertEqual(r.returncode, 0, r.stderr)
-        for secret in ("dbpw", "tok3n", "mailpw", "smskey"):
+        for secret in ("dbpw", "tok3n-0123456789abcdef0123456789abcdef", "mailpw", "smskey"):
             self.assertNotIn(secret, r.stdout + r.stderr)
         out = json.loads(r.stdout)
         self.assertEqual(out["PUSHGATE_ADMIN_TOKEN"], "(secret)")

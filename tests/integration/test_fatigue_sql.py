@@ -8,7 +8,13 @@ requests before it, and auth_create() carries the run on from the user's latest 
 Backoff: 10 s x 2^(n-1), capped (here at 60 s).
 
 A batch runs its items one after another in one transaction; each item must get exactly
-the outcome it would have had alone, in arrival order, and its rows must carry its index."""
+the outcome it would have had alone, in arrival order, and its rows must carry its index.
+An answer must carry chal, the SHA-256 of the stored challenge JWS (sql/030): evidence()
+stores a stand-in JWS for a challenge and returns a stand-in response naming its hash."""
+import hashlib
+import json
+
+import device
 import harness
 
 
@@ -126,6 +132,43 @@ class FatigueSql(SqlBase):
         self.end_latest(user, "denied", "user_denied")
         self.assertRetry(self.create(user), 19, 20)  # the second strike of the run
 
+    def unlock(self, user):
+        return self.sql(f"SELECT user_unlock('{self.app}', '{user}')")
+
+    def test_an_unlock_clears_the_run_whatever_ended_it(self):
+        """api.md 5.3 (v1.1): after an unlock the next push is allowed at once, and the
+        run starts again from zero (sql/023 user_unlock)."""
+        for status, reason in (("denied", "user_denied"), ("denied", "fraud_reported"),
+                               ("expired", "timeout"), ("cancelled", "cancelled"),
+                               ("denied", "device_revoked")):
+            with self.subTest(status=status, reason=reason):
+                user = self.new_user()
+                for _ in range(2):  # a run of two strikes, an hour old
+                    self.assertEqual(self.create(user)[0], "ok")
+                    self.end_latest(user, "denied", "user_denied", ago=3600)
+                self.assertEqual(self.create(user)[0], "ok")
+                self.end_latest(user, status, reason)
+                self.assertEqual(self.unlock(user), "t")
+                self.assertEqual(self.create(user), ("ok", None))
+                self.end_latest(user, "denied", "user_denied")
+                self.assertRetry(self.create(user), 9, 10)  # one strike, not four
+
+    def test_an_unlock_during_a_pending_request_clears_what_came_before(self):
+        user = self.new_user()
+        self.assertEqual(self.create(user)[0], "ok")
+        self.end_latest(user, "denied", "user_denied", ago=3600)
+        self.assertEqual(self.create(user)[0], "ok")
+        self.assertEqual(self.unlock(user), "t")
+        self.assertRetry(self.create(user), 55, 60)  # still one pending at a time
+        self.end_latest(user, "denied", "user_denied")
+        self.assertRetry(self.create(user), 9, 10)  # its own strike counts, the earlier not
+
+    def test_an_unlock_of_an_unknown_user_is_false(self):
+        self.assertEqual(self.unlock("nobody-at-all"), "f")
+        user = self.new_user()
+        self.assertEqual(self.unlock(user), "t")  # no request yet
+        self.assertEqual(self.create(user), ("ok", None))
+
 
 def arr(*vals):
     """An SQL text[] constructor of literal values (None: NULL)."""
@@ -161,6 +204,15 @@ class BatchSql(SqlBase):
     def nonce(self, request_id, device):
         return self.sql(f"SELECT nonce FROM auth_challenges "
                         f"WHERE request_id = '{request_id}' AND device_id = '{device}'")
+
+    def evidence(self, request_id, dev):
+        """A response whose chal names the challenge's stored JWS (a stand-in, stored here
+        as the server stores the one it hands out; the SQL reads only the payload's chal)."""
+        jws = f"c.{request_id}.{dev}"
+        self.sql(f"UPDATE auth_challenges SET jws = '{jws}' "
+                 f"WHERE request_id = '{request_id}' AND device_id = '{dev}'")
+        chal = device.b64u(hashlib.sha256(jws.encode()).digest())
+        return "h." + device.b64u(json.dumps({"chal": chal}).encode()) + ".s"
 
     def test_create_batch_gives_each_item_its_own_outcome(self):
         one, none = self.new_user(), self.new_user(devices=0)
@@ -198,7 +250,8 @@ class BatchSql(SqlBase):
         n1, n2 = self.nonce("q_d1", d1), self.nonce("q_d1", d2)
         call = self.decide_call(["q_d1", "q_d1", "q_d2"], [d2, d1, d3], [n2, n1, "not-the-nonce"],
                                 ["deny", "approve", "approve"], [None] * 3, [None] * 3,
-                                ["e2", "e1", "e3"])
+                                [self.evidence("q_d1", d2), self.evidence("q_d1", d1),
+                                 self.evidence("q_d2", d3)])
         rows = self.sql(f"SELECT i, outcome, (v).v_status, (v).v_device FROM {call} "
                         f"ORDER BY i").splitlines()
         self.assertEqual(rows[0], f"1|ok|denied|{d2}")  # arrived first: it decides
@@ -282,7 +335,7 @@ class BatchSql(SqlBase):
         col = lambda j: [a[j] for a in answers]  # noqa: E731
         nonces = [n or self.nonce(r, d) for r, d, n, *_ in answers]
         call = self.decide_call(col(0), col(1), nonces, col(3), col(4), col(5),
-                                ["ev"] * len(answers))
+                                [self.evidence(r, d) for r, d, *_ in answers])
         rows = self.sql(f"SELECT i, outcome, (v).v_status, (v).v_reason FROM {call} "
                         f"ORDER BY i").splitlines()
         self.assertEqual([tuple(r.split("|")) for r in rows], [

@@ -173,7 +173,7 @@ class ApplicationAuth(harness.TestCase):
 
 
 class Admin(harness.TestCase):
-    server_env = {"PUSHGATE_ADMIN_TOKEN": "t"}
+    server_env = {"PUSHGATE_ADMIN_TOKEN": "t0123456789abcdef0123456789abcdef"}
 
     @classmethod
     def setUpClass(cls):
@@ -186,7 +186,7 @@ class Admin(harness.TestCase):
                            headers=self.s.app_headers(self.app))
         self.assertEqual(r.status, 201, r)
         path = f"/registration/{r.body['registrationId']}"
-        g = self.s.request("GET", path, headers={"Authorization": "Bearer t"})
+        g = self.s.request("GET", path, headers={"Authorization": "Bearer t0123456789abcdef0123456789abcdef"})
         self.assertEqual(g.status, 200, g)
         self.assertEqual(g.body["registrationId"], r.body["registrationId"])
         bad = self.s.request("GET", path, headers={"Authorization": "Bearer wrong"})
@@ -478,6 +478,91 @@ class Configuration(harness.TestCase):
         r = s.cli_run("migrate", timeout=20)
         self.assertNotEqual(r.returncode, 0, r.stderr)
         self.assertIn("PUSHGATE_DATABASE_URL", r.stderr)
+
+
+    def test_admin_token_of_31_characters_refuses_to_start(self):
+        token = "k" * 31
+        s = self.server(env={"PUSHGATE_ADMIN_TOKEN": token}, start=False)
+        r = s.cli_run("serve", timeout=20)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("configuration error: PUSHGATE_ADMIN_TOKEN must be at least 32 characters",
+                      r.stderr)
+        self.assertNotIn(token, r.stderr)
+        ok = self.server(env={"PUSHGATE_ADMIN_TOKEN": "k" * 32})
+        self.assertEqual(ok.request("GET", "/healthz").status, 200)
+
+
+ADMIN_TOKEN = "throttle-admin-token-0123456789abcdef"
+
+
+def request_from(server, source, method, path, headers=None):
+    """One request from the loopback address `source` (127.0.0.0/8 is all local on Linux),
+    so that one server sees several client addresses."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10,
+                                      source_address=(source, 0))
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        return harness.Response(resp.status, harness.Headers(resp.getheaders()), resp.read())
+    finally:
+        conn.close()
+
+
+class CredentialThrottle(harness.TestCase):
+    """PUSHGATE_AUTH_FAILURE_LIMIT failed credentials (application secret or admin token)
+    from one client address within PUSHGATE_AUTH_FAILURE_WINDOW_SECONDS: that address gets
+    429 rate_limited with Retry-After for every credentialed request, right ones included
+    (docs/http.md says why); other addresses still get 401 for a wrong and service for a
+    right credential."""
+
+    server_env = {"PUSHGATE_AUTH_FAILURE_LIMIT": "5",
+                  "PUSHGATE_AUTH_FAILURE_WINDOW_SECONDS": "600",
+                  "PUSHGATE_ADMIN_TOKEN": ADMIN_TOKEN}
+    PATH = "/registration/abcdefgh12"  # any application route: unknown id, 404 when admitted
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.s = cls.class_server()
+        cls.app = cls.s.create_app("Throttle Bank")
+        cls.good = cls.s.app_headers(cls.app)
+        cls.bad = {**cls.good, "x-application-secret": "not-the-secret"}
+
+    def get(self, source, headers):
+        return request_from(self.s, source, "GET", self.PATH, headers)
+
+    def test_wrong_secrets_then_429_for_that_address_only(self):
+        for _ in range(5):
+            self.assertProblem(self.get("127.0.0.2", self.bad), 401,
+                               "invalid_application_credentials")
+        r = self.get("127.0.0.2", self.bad)
+        self.assertProblem(r, 429, "rate_limited")
+        self.assertTrue(1 <= int(r.headers["retry-after"]) <= 600, r.headers)
+        # a right credential from that address is refused too, and so is the admin's
+        self.assertProblem(self.get("127.0.0.2", self.good), 429, "rate_limited")
+        self.assertProblem(self.get("127.0.0.2", {"Authorization": f"Bearer {ADMIN_TOKEN}"}),
+                           429, "rate_limited")
+        # another address: a wrong secret is 401, a right one is served
+        self.assertProblem(self.get("127.0.0.3", self.bad), 401,
+                           "invalid_application_credentials")
+        self.assertProblem(self.get("127.0.0.3", self.good), 404, "not_found")
+        # routes without credentials are not throttled
+        self.assertEqual(request_from(self.s, "127.0.0.2", "GET", "/healthz").status, 200)
+
+    def test_wrong_admin_tokens_count(self):
+        for _ in range(5):
+            r = self.get("127.0.0.4", {"Authorization": "Bearer " + "x" * 40})
+            self.assertProblem(r, 401, "invalid_application_credentials")
+        r = self.get("127.0.0.4", {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        self.assertProblem(r, 429, "rate_limited")
+        self.assertIn("retry-after", r.headers)
+        r = self.get("127.0.0.5", {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        self.assertProblem(r, 404, "not_found")
+
+    def test_requests_without_credentials_are_not_counted(self):
+        for _ in range(10):
+            self.assertProblem(self.get("127.0.0.6", {}), 401, "invalid_application_credentials")
+        self.assertProblem(self.get("127.0.0.6", self.good), 404, "not_found")
 
 
 if __name__ == "__main__":

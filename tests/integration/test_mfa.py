@@ -71,7 +71,7 @@ class SmsSink:
 
 
 class Mfa(harness.TestCase):
-    server_env = {"PUSHGATE_ADMIN_TOKEN": "admin-token"}
+    server_env = {"PUSHGATE_ADMIN_TOKEN": "admin-token-0123456789abcdef0123456789abcdef"}
 
     @classmethod
     def setUpClass(cls):
@@ -292,7 +292,7 @@ class Mfa(harness.TestCase):
     def test_admin_may_disable_without_code(self):
         u = self.user()
         self.enable_totp(u)
-        admin = {"Authorization": "Bearer admin-token"}
+        admin = {"Authorization": "Bearer admin-token-0123456789abcdef0123456789abcdef"}
         r = self.call("POST", u, "disable", {}, headers=admin)
         self.assertProblem(r, 400, "invalid_request")  # which application's user?
         path = (f"/users/{u}/mfa/disable?applicationId=" + self.app["applicationId"])
@@ -454,6 +454,100 @@ class Mfa(harness.TestCase):
         self.assertEqual((st["channel"], st["destination"]), ("email", "e***n@example.com"))
         self.assertInvalid(self.post(u, "verify", {"code": oathtool(secret, now_step() + 1)}), 4)
         self.assertInvalid(self.post(u, "verify", {"code": codes[0]}), 3)  # old set is gone
+
+
+
+class SendBudget(harness.TestCase):
+    """PUSHGATE_MFA_SEND_BUDGET_PER_HOUR: one application's email/SMS codes an hour, counted
+    in the database (a leaked secret must not send codes to any number of addresses, since
+    mfa/setup creates users); beyond it 429 rate_limited and nothing sent; other
+    applications unaffected; /metrics shows the counts; a second instance sees the same."""
+
+    BUDGET = 3
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sink = harness.SmtpSink()
+        cls.sms = SmsSink()
+        cls.env = {"PUSHGATE_SMTP_URL": cls.sink.url, "PUSHGATE_SMS_WEBHOOK_URL": cls.sms.url,
+                   "PUSHGATE_MFA_SEND_BUDGET_PER_HOUR": str(cls.BUDGET),
+                   "PUSHGATE_METRICS_DB_SECONDS": "0"}
+        cls.s = cls.class_server(env=cls.env)
+        cls.app = cls.s.create_app("Budget Bank")
+        cls.other = cls.s.create_app("Other Bank")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.sms.stop()
+
+    def post(self, app, username, op, body=None, server=None):
+        return (server or self.s).request("POST", f"/users/{username}/mfa/{op}",
+                                          body=body if body is not None else {},
+                                          headers=self.s.app_headers(app))
+
+    def metric(self, app, result):
+        text = self.s.request("GET", "/metrics").raw.decode()
+        m = re.search(r'^pushgate_mfa_codes_this_hour\{application="%s",result="%s"\} (\d+)$'
+                      % (re.escape(app["applicationId"]), result), text, re.M)
+        return int(m.group(1)) if m else None
+
+    def test_budget_spent_then_429_and_nothing_sent(self):
+        a = self.app
+        r = self.post(a, "sam", "setup", {"channel": "sms", "phone": "+15550000001"})
+        self.assertEqual(r.status, 200, r)
+        code = CODE_RE.search(self.sms.wait_count(1, "+15550000001")[0]["text"]).group(1)
+        self.assertEqual(self.post(a, "sam", "enable", {"code": code}).status, 200)
+        self.pg.psql("UPDATE mfa_sends SET sent_at = sent_at - interval '31 seconds'",
+                     db=self.db_url.rsplit("/", 1)[1])
+        self.assertEqual(self.post(a, "sam", "challenge").status, 200)  # 2 of 3
+        r = self.post(a, "eve", "setup", {"channel": "email", "email": "eve@example.com"})
+        self.assertEqual(r.status, 200, r)  # 3 of 3
+        self.sink.wait_for(lambda m: "eve@example.com" in m.envelope_to)
+
+        # the budget is spent: setups (of new users too) and challenges are refused
+        r = self.post(a, "mallory", "setup", {"channel": "sms", "phone": "+15550000002"})
+        self.assertProblem(r, 429, "rate_limited")
+        retry = int(r.headers["retry-after"])
+        self.assertTrue(1 <= retry <= 3600, retry)
+        r = self.post(a, "trent", "setup", {"channel": "email", "email": "trent@example.com"})
+        self.assertProblem(r, 429, "rate_limited")
+        self.pg.psql("UPDATE mfa_sends SET sent_at = sent_at - interval '31 seconds'",
+                     db=self.db_url.rsplit("/", 1)[1])
+        self.assertProblem(self.post(a, "sam", "challenge"), 429, "rate_limited")
+        # nothing was sent or queued, and no user was created
+        self.assertEqual([m for m in self.sms.messages if m["to"] == "+15550000002"], [])
+        self.assertEqual(len([m for m in self.sms.messages if m["to"] == "+15550000001"]), 2)
+        queued = self.pg.psql("SELECT count(*) FROM outbox WHERE recipient = "
+                              "'trent@example.com'", db=self.db_url.rsplit("/", 1)[1])
+        self.assertEqual(queued.strip(), "0")
+        r = self.s.request("GET", "/users/mallory/mfa/status", headers=self.s.app_headers(a))
+        self.assertProblem(r, 404, "user_not_found")
+        # TOTP sends nothing and is not budgeted
+        self.assertEqual(self.post(a, "tina", "setup", {"channel": "totp"}).status, 200)
+
+        # another application is unaffected
+        r = self.post(self.other, "sam", "setup", {"channel": "sms", "phone": "+15550000003"})
+        self.assertEqual(r.status, 200, r)
+        self.sms.wait_count(1, "+15550000003")
+
+        # /metrics: the budget and this hour's counts per application (database)
+        text = self.s.request("GET", "/metrics").raw.decode()
+        self.assertIn(f"pushgate_mfa_send_budget_per_hour {self.BUDGET}\n", text)
+        self.assertEqual(self.metric(a, "sent"), 3)
+        self.assertEqual(self.metric(a, "refused"), 3)
+        self.assertEqual(self.metric(self.other, "sent"), 1)
+        self.assertEqual(self.metric(self.other, "refused"), 0)
+
+        # the count is in the database: another instance refuses too
+        s2 = self.server(env=self.env)
+        r = self.post(a, "walter", "setup", {"channel": "sms", "phone": "+15550000004"},
+                      server=s2)
+        self.assertProblem(r, 429, "rate_limited")
+        self.assertEqual(self.metric(a, "refused"), 4)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ class PushBase(harness.TestCase):
         # every server of the class; audit rows are sealed at once
         # /metrics reads the database on every scrape (SharedReads tests the default)
         cls.server_env = {"PUSHGATE_SMTP_URL": cls.sink.url, "PUSHGATE_AUDIT_SEAL_AGE": "0",
-                          "PUSHGATE_ADMIN_TOKEN": "push-admin-token",
+                          "PUSHGATE_ADMIN_TOKEN": "push-admin-token-0123456789abcdef0123456789abcdef",
                           "PUSHGATE_METRICS_DB_SECONDS": "0"}
         cls.s = cls.class_server()
         cls.app = cls.s.create_app("Acme Bank")
@@ -180,7 +180,7 @@ class Push(PushBase):
         self.assertProblem(self.s.request("GET", f"/auth/{rid}",
                                           headers=self.s.app_headers(other)), 404, "not_found")
         admin = self.s.request("GET", f"/auth/{rid}",
-                               headers={"Authorization": "Bearer push-admin-token"})
+                               headers={"Authorization": "Bearer push-admin-token-0123456789abcdef0123456789abcdef"})
         self.assertEqual((admin.status, admin.body["status"]), (200, "accepted"), admin)
         self.assertProblem(self.s.request("GET", f"/auth/{rid}?wait=61", headers=self.h), 400,
                            "invalid_request")
@@ -382,8 +382,28 @@ class Push(PushBase):
         self.assertProblem(locked, 423, "locked")
         self.assertGreater(int(locked.headers["retry-after"]), 3000)
         self.s.cli("user", "unlock", self.app["applicationId"], user)
-        # the lock is gone; the fatigue backoff of the denied request remains (10 s)
-        self.assertProblem(self.auth(user), 429, "rate_limited")
+        # the lock is gone, and so is the back-off of the denied request (api.md 5.3 v1.1)
+        self.assertEqual(self.auth(user, headers={"Prefer": "respond-async"}).status, 202)
+
+    def test_unlock_clears_the_backoff_too(self):
+        """api.md 5.3 (v1.1): after a "not me" lock and an unlock, the next push is held at
+        once, neither 423 nor the 429 of the denied request's back-off."""
+        user, (dev,) = self.new_user()
+        held = POOL.submit(self.auth, user)
+        ch = self.challenge_for(dev)
+        self.assertEqual(self.answer(dev, ch, "deny", reason="not_me").body["status"], "denied")
+        self.assertEqual(held.result(30).body["reason"], "fraud_reported")
+        self.assertProblem(self.auth(user), 423, "locked")
+        self.assertEqual(self.s.cli("user", "unlock", self.app["applicationId"], user),
+                         {"applicationId": self.app["applicationId"], "unlocked": True})
+        nxt = POOL.submit(self.auth, user)
+        polled = self.poll(dev)  # held: the device gets the new challenge
+        self.assertEqual(len(polled), 1, nxt.result(30) if nxt.done() else polled)
+        _, ch = dev.verify_challenge(polled[0]["challenge"])
+        self.assertNotEqual(ch["requestId"], held.result(1).body["requestId"])
+        self.assertEqual(self.answer(dev, ch, "approve").body["status"], "accepted")
+        out = nxt.result(30)
+        self.assertEqual((out.status, out.body["status"]), (200, "accepted"), out)
 
     def test_not_me_requires_deny(self):
         user, (dev,) = self.new_user()

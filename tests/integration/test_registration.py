@@ -28,7 +28,7 @@ class Registration(harness.TestCase):
         super().setUpClass()
         cls.sink = harness.SmtpSink()
         cls.s = cls.class_server(env={"PUSHGATE_SMTP_URL": cls.sink.url,
-                                      "PUSHGATE_ADMIN_TOKEN": "admin-token-for-tests"})
+                                      "PUSHGATE_ADMIN_TOKEN": "admin-token-for-tests-0123456789abcdef0123456789abcdef"})
         cls.app = cls.s.create_app("Acme Bank")
         cls.other = cls.s.create_app("Other App")
         cls.h = cls.s.app_headers(cls.app)
@@ -305,7 +305,7 @@ class Registration(harness.TestCase):
 
     def test_admin_reads_any_registration(self):
         reg, _, _ = self.register()
-        admin = {"Authorization": "Bearer admin-token-for-tests"}
+        admin = {"Authorization": "Bearer admin-token-for-tests-0123456789abcdef0123456789abcdef"}
         self.assertEqual(self.get_reg(reg["registrationId"], headers=admin).status, 200)
         wrong = {"Authorization": "Bearer nope"}
         self.assertProblem(self.get_reg(reg["registrationId"], headers=wrong), 401,

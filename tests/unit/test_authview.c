@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-/* A one-row result with the 11 view columns (NULL values as NULL). */
+/* A one-row result with the 12 view columns (NULL values as NULL). */
 static PGresult *row(const char *const vals[AUTHVIEW_NCOLS])
 {
     PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
@@ -33,7 +33,7 @@ static void accepted_sync(void **state)
     (void)state;
     const char *v[] = {
         "q_622b95833bab53f6", "accepted",   NULL,    "alice", "1795000000", "1795000060",
-        "1795000012",         "d_93kd0000", "a.b.c", "473",   "f"};
+        "1795000012",         "d_93kd0000", "a.b.c", "473",   "f",          "x.y.z"};
     PGresult *r = row(v);
     json_t *o = authview_json(r, 0, 0);
     assert_string_equal(str(o, "requestId"), "q_622b95833bab53f6");
@@ -44,8 +44,9 @@ static void accepted_sync(void **state)
     assert_string_equal(str(o, "decidedAt"), "2026-11-18T11:06:52Z");
     assert_string_equal(str(o, "deviceId"), "d_93kd0000");
     assert_string_equal(str(o, "evidence"), "a.b.c");
-    assert_null(json_object_get(o, "displayCode")); /* synchronous: the app drew it */
-    assert_int_equal(json_object_size(o), 9);
+    assert_string_equal(str(o, "challenge"), "x.y.z"); /* api.md 5: the answered challenge */
+    assert_null(json_object_get(o, "displayCode"));    /* synchronous: the app drew it */
+    assert_int_equal(json_object_size(o), 10);
     json_decref(o);
     PQclear(r);
 }
@@ -54,12 +55,13 @@ static void pending_async(void **state)
 {
     (void)state;
     const char *v[] = {"q_1234567890", "pending", NULL, "bob", "1795000000", "1795000060",
-                       NULL,           NULL,      NULL, "042", "t"};
+                       NULL,           NULL,      NULL, "042", "t",          NULL};
     PGresult *r = row(v);
     json_t *o = authview_json(r, 0, 0);
     assert_true(json_is_null(json_object_get(o, "decidedAt")));
     assert_true(json_is_null(json_object_get(o, "deviceId")));
     assert_true(json_is_null(json_object_get(o, "evidence")));
+    assert_true(json_is_null(json_object_get(o, "challenge"))); /* nobody decided */
     assert_string_equal(str(o, "displayCode"), "042");
     json_decref(o);
     PQclear(r);

@@ -70,7 +70,7 @@ static void every_value(void **state)
                          "PUSHGATE_SMS_WEBHOOK_URL",
                          "http://127.0.0.1:9/sms",
                          "PUSHGATE_ADMIN_TOKEN",
-                         "s3cret",
+                         "s3cret-0123456789abcdef0123456789abcdef",
                          "PUSHGATE_KEY_FILE",
                          "/etc/pushgate.key",
                          "PUSHGATE_REQUIRE_CODE",
@@ -93,7 +93,7 @@ static void every_value(void **state)
     assert_true(c.public_url_set);
     assert_string_equal(c.smtp_url, "smtps://mail.example.com:465");
     assert_string_equal(c.sms_webhook_url, "http://127.0.0.1:9/sms");
-    assert_string_equal(c.admin_token, "s3cret");
+    assert_string_equal(c.admin_token, "s3cret-0123456789abcdef0123456789abcdef");
     assert_true(c.require_code);
     assert_int_equal(c.log_level, LOG_DEBUG);
     assert_true(c.log_json);
@@ -313,9 +313,29 @@ static void format(void **state)
     config_free(&c);
 }
 
+/* An admin token shorter than 32 characters stops the start, named like every
+ * other bad value (never its value); 32 characters start. */
+static void admin_token_length(void **state)
+{
+    (void)state;
+    const char *short_env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", "PUSHGATE_ADMIN_TOKEN",
+                               "0123456789012345678901234567890", NULL};
+    const char *ok_env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", "PUSHGATE_ADMIN_TOKEN",
+                            "01234567890123456789012345678901", NULL};
+    struct config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, short_env, err), -1);
+    assert_string_equal(err, "PUSHGATE_ADMIN_TOKEN must be at least 32 characters");
+    config_free(&c);
+    assert_int_equal(load(&c, ok_env, err), 0);
+    assert_int_equal(strlen(c.admin_token), 32);
+    config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(admin_token_length),
         cmocka_unit_test(defaults),
         cmocka_unit_test(every_value),
         cmocka_unit_test(rejections),
