@@ -72,43 +72,7 @@ CREATE FUNCTION registration_json(r registrations) RETURNS json
                           ORDER BY o.id LIMIT 1))
           FROM users u WHERE u.id = r.user_id);
 
--- POST /registration in one statement: the per-username rate limit is checked
--- under a transaction-scoped advisory lock, so concurrent calls cannot slip past it.
-CREATE FUNCTION registration_create(p_app text, p_username text, p_email text, p_display text,
-                                    p_id text, p_token_hash text, p_expires_in integer,
-                                    p_sealed bytea, p_limit integer)
-RETURNS TABLE (outcome text, body json, retry_after integer)
-LANGUAGE plpgsql AS $$
-DECLARE
-    uid bigint;
-    oldest timestamptz;
-    n integer;
-    reg registrations;
-BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended(p_app || '/' || p_username, 1));
-    SELECT u.id INTO uid FROM users u WHERE u.app_id = p_app AND u.username = p_username;
-    IF uid IS NOT NULL THEN
-        SELECT count(*), min(x.created_at) INTO n, oldest FROM registrations x
-         WHERE x.user_id = uid AND x.created_at > now() - interval '1 hour';
-        IF n >= p_limit THEN
-            RETURN QUERY SELECT 'rate_limited'::text, NULL::json,
-                GREATEST(1, ceil(extract(epoch FROM oldest + interval '1 hour' - now())))::integer;
-            RETURN;
-        END IF;
-        UPDATE users SET email = p_email, display_name = COALESCE(p_display, display_name)
-         WHERE id = uid;
-    ELSE
-        INSERT INTO users (app_id, username, email, display_name)
-        VALUES (p_app, p_username, p_email, p_display) RETURNING id INTO uid;
-    END IF;
-    INSERT INTO registrations (id, app_id, user_id, email, display_name, token_hash, expires_at)
-    VALUES (p_id, p_app, uid, p_email, p_display, p_token_hash,
-            now() + make_interval(secs => p_expires_in))
-    RETURNING * INTO reg;
-    INSERT INTO outbox (registration_id, kind, recipient, sealed, expires_at)
-    VALUES (reg.id, 'registration', p_email, p_sealed, reg.expires_at);
-    RETURN QUERY SELECT 'ok'::text, registration_json(reg), NULL::integer;
-END $$;
+-- POST /registration (registration_create) is in 031.
 
 -- DELETE /registration/{id}: cancels a pending or retrieved registration.
 CREATE FUNCTION registration_cancel(p_id text, p_app text)

@@ -74,7 +74,7 @@ $$;
 -- failure count, a push fraud lock, and the push back-off, so that the next
 -- POST /auth is admitted at once (api.md 5.3). True when the user exists.
 --
--- The back-off is a function of the user's latest request (auth_admit, 013):
+-- The back-off is a function of the user's latest request (auth_admit, 031):
 -- its strikes (the run of denied/expired requests before it), plus one when it
 -- ended denied or expired itself. So the unlock rewrites that run on the latest
 -- request: 0, or -1 when the request's own end is a strike (with it the run is

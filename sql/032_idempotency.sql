@@ -83,13 +83,15 @@ BEGIN
     RETURN QUERY SELECT r.outcome, r.body, r.retry_after;
 END $$;
 
--- POST /auth with an Idempotency-Key: auth_create's columns; outcome adds
--- replay (v: the first call's request as it is now) and idempotency_key_reused.
+-- POST /auth with an Idempotency-Key: auth_create's columns (pending_id too, 031:
+-- a 429 with a key names the pending request as well); outcome adds replay (v:
+-- the first call's request as it is now) and idempotency_key_reused.
 CREATE FUNCTION auth_create_idem(p_key text, p_hash text, p_app text, p_username text,
                                  p_id text, p_type text, p_message text, p_context json,
                                  p_transaction json, p_verification text, p_code text,
                                  p_async boolean, p_timeout integer, p_self text)
-RETURNS TABLE (outcome text, retry_after integer, devices text[], nonces text[], v auth_view_t)
+RETURNS TABLE (outcome text, retry_after integer, devices text[], nonces text[], v auth_view_t,
+               pending_id text)
 LANGUAGE plpgsql AS $$
 DECLARE
     c record;
@@ -99,10 +101,11 @@ BEGIN
     IF NOT c.fresh THEN
         IF (c.k).body_hash <> p_hash OR (c.k).request_id IS NULL THEN
             RETURN QUERY SELECT 'idempotency_key_reused'::text, NULL::integer, NULL::text[],
-                                NULL::text[], NULL::auth_view_t;
+                                NULL::text[], NULL::auth_view_t, NULL::text;
         ELSE
             RETURN QUERY SELECT 'replay'::text, NULL::integer, NULL::text[], NULL::text[],
-                                auth_view(a) FROM auth_requests a WHERE a.id = (c.k).request_id;
+                                auth_view(a), NULL::text
+                           FROM auth_requests a WHERE a.id = (c.k).request_id;
         END IF;
         RETURN;
     END IF;
@@ -114,5 +117,5 @@ BEGIN
     ELSE
         DELETE FROM idempotency_keys x WHERE x.app_id = p_app AND x.key = p_key;
     END IF;
-    RETURN QUERY SELECT r.outcome, r.retry_after, r.devices, r.nonces, r.v;
+    RETURN QUERY SELECT r.outcome, r.retry_after, r.devices, r.nonces, r.v, r.pending_id;
 END $$;

@@ -232,7 +232,7 @@ CREATE TABLE public.auth_requests (
 -- Name: auth_admit(bigint, text[], timestamp with time zone, public.auth_requests, integer, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.auth_admit(p_user bigint, p_devices text[], p_locked_until timestamp with time zone, last public.auth_requests, p_backoff_base integer, p_backoff_cap integer, OUT outcome text, OUT retry_after integer, OUT strikes integer, OUT strikes_end timestamp with time zone) RETURNS record
+CREATE FUNCTION public.auth_admit(p_user bigint, p_devices text[], p_locked_until timestamp with time zone, last public.auth_requests, p_backoff_base integer, p_backoff_cap integer, OUT outcome text, OUT retry_after integer, OUT strikes integer, OUT strikes_end timestamp with time zone, OUT pending_id text) RETURNS record
     LANGUAGE plpgsql STABLE
     AS $$
 DECLARE
@@ -251,6 +251,7 @@ BEGIN
     ELSIF last_st = 'pending' THEN
         outcome := 'rate_limited';
         retry_after := GREATEST(1, ceil(extract(epoch FROM last.expires_at - now())));
+        pending_id := last.id;
     ELSE
         IF last_st = 'cancelled' OR last.reason = 'device_revoked' THEN
             strikes := last.strikes;
@@ -300,12 +301,12 @@ END $$;
 -- Name: auth_create(text, text, text, text, text, json, json, text, text, boolean, integer, text, integer, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.auth_create(p_app text, p_username text, p_id text, p_type text, p_message text, p_context json, p_transaction json, p_verification text, p_code text, p_async boolean, p_timeout integer, p_self text, p_backoff_base integer DEFAULT NULL::integer, p_backoff_cap integer DEFAULT NULL::integer) RETURNS TABLE(outcome text, retry_after integer, devices text[], nonces text[], v public.auth_view_t)
+CREATE FUNCTION public.auth_create(p_app text, p_username text, p_id text, p_type text, p_message text, p_context json, p_transaction json, p_verification text, p_code text, p_async boolean, p_timeout integer, p_self text, p_backoff_base integer DEFAULT NULL::integer, p_backoff_cap integer DEFAULT NULL::integer) RETURNS TABLE(outcome text, retry_after integer, devices text[], nonces text[], v public.auth_view_t, pending_id text)
     LANGUAGE plpgsql
     AS $$
 BEGIN
     RETURN QUERY
-        SELECT b.outcome, b.retry_after, b.devices, b.nonces, b.v
+        SELECT b.outcome, b.retry_after, b.devices, b.nonces, b.v, b.pending_id
           FROM auth_create_batch(ARRAY[p_app], ARRAY[p_username], ARRAY[p_id], ARRAY[p_type],
                                  ARRAY[p_message], ARRAY[p_context::text],
                                  ARRAY[p_transaction::text], ARRAY[p_verification],
@@ -318,7 +319,7 @@ END $$;
 -- Name: auth_create_batch(text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.auth_create_batch(a_app text[], a_username text[], a_id text[], a_type text[], a_message text[], a_context text[], a_transaction text[], a_verification text[], a_code text[], a_async text[], a_timeout text[], a_self text[], a_backoff_base text[] DEFAULT NULL::text[], a_backoff_cap text[] DEFAULT NULL::text[]) RETURNS TABLE(outcome text, retry_after integer, devices text[], nonces text[], v public.auth_view_t, i integer)
+CREATE FUNCTION public.auth_create_batch(a_app text[], a_username text[], a_id text[], a_type text[], a_message text[], a_context text[], a_transaction text[], a_verification text[], a_code text[], a_async text[], a_timeout text[], a_self text[], a_backoff_base text[] DEFAULT NULL::text[], a_backoff_cap text[] DEFAULT NULL::text[]) RETURNS TABLE(outcome text, retry_after integer, devices text[], nonces text[], v public.auth_view_t, i integer, pending_id text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -340,7 +341,7 @@ BEGIN
                  ORDER BY a_app[t.k], t.u, t.k),
             y AS (
                 SELECT x.k, u.id AS uid, u.username AS uname, dv.ids, w.outcome, w.retry_after,
-                       w.strikes, w.strikes_end
+                       w.strikes, w.strikes_end, w.pending_id
                   FROM x
                   LEFT JOIN users u ON u.app_id = a_app[x.k] AND u.username = a_username[x.k]
                   LEFT JOIN LATERAL (SELECT array_agg(d.id ORDER BY d.created_at) AS ids
@@ -372,7 +373,7 @@ BEGIN
                   FROM ins JOIN y ON a_id[y.k] = (ins.req).id
                  CROSS JOIN LATERAL unnest(y.ids) AS d(id)
                 RETURNING request_id, device_id, nonce)
-            SELECT y.k, y.outcome, y.retry_after, ins.req,
+            SELECT y.k, y.outcome, y.retry_after, y.pending_id, ins.req,
                    (SELECT array_agg(ch.device_id ORDER BY array_position(y.ids, ch.device_id))
                       FROM ch WHERE ch.request_id = (ins.req).id) AS devs,
                    (SELECT array_agg(ch.nonce ORDER BY array_position(y.ids, ch.device_id))
@@ -389,6 +390,7 @@ BEGIN
             END IF;
             outcome := r.outcome;
             retry_after := r.retry_after;
+            pending_id := r.pending_id;
             devices := r.devs;
             nonces := r.nons;
             i := r.k;
@@ -403,7 +405,7 @@ END $$;
 -- Name: auth_create_idem(text, text, text, text, text, text, text, json, json, text, text, boolean, integer, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.auth_create_idem(p_key text, p_hash text, p_app text, p_username text, p_id text, p_type text, p_message text, p_context json, p_transaction json, p_verification text, p_code text, p_async boolean, p_timeout integer, p_self text) RETURNS TABLE(outcome text, retry_after integer, devices text[], nonces text[], v public.auth_view_t)
+CREATE FUNCTION public.auth_create_idem(p_key text, p_hash text, p_app text, p_username text, p_id text, p_type text, p_message text, p_context json, p_transaction json, p_verification text, p_code text, p_async boolean, p_timeout integer, p_self text) RETURNS TABLE(outcome text, retry_after integer, devices text[], nonces text[], v public.auth_view_t, pending_id text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -414,10 +416,11 @@ BEGIN
     IF NOT c.fresh THEN
         IF (c.k).body_hash <> p_hash OR (c.k).request_id IS NULL THEN
             RETURN QUERY SELECT 'idempotency_key_reused'::text, NULL::integer, NULL::text[],
-                                NULL::text[], NULL::auth_view_t;
+                                NULL::text[], NULL::auth_view_t, NULL::text;
         ELSE
             RETURN QUERY SELECT 'replay'::text, NULL::integer, NULL::text[], NULL::text[],
-                                auth_view(a) FROM auth_requests a WHERE a.id = (c.k).request_id;
+                                auth_view(a), NULL::text
+                           FROM auth_requests a WHERE a.id = (c.k).request_id;
         END IF;
         RETURN;
     END IF;
@@ -429,7 +432,7 @@ BEGIN
     ELSE
         DELETE FROM idempotency_keys x WHERE x.app_id = p_app AND x.key = p_key;
     END IF;
-    RETURN QUERY SELECT r.outcome, r.retry_after, r.devices, r.nonces, r.v;
+    RETURN QUERY SELECT r.outcome, r.retry_after, r.devices, r.nonces, r.v, r.pending_id;
 END $$;
 
 --
@@ -1534,7 +1537,8 @@ BEGIN
                 GREATEST(1, ceil(extract(epoch FROM oldest + interval '1 hour' - now())))::integer;
             RETURN;
         END IF;
-        UPDATE users SET email = p_email, display_name = COALESCE(p_display, display_name)
+        UPDATE users SET email = COALESCE(p_email, email),
+                         display_name = COALESCE(p_display, display_name)
          WHERE id = uid;
     ELSE
         INSERT INTO users (app_id, username, email, display_name)
@@ -1544,8 +1548,10 @@ BEGIN
     VALUES (p_id, p_app, uid, p_email, p_display, p_token_hash,
             now() + make_interval(secs => p_expires_in))
     RETURNING * INTO reg;
-    INSERT INTO outbox (registration_id, kind, recipient, sealed, expires_at)
-    VALUES (reg.id, 'registration', p_email, p_sealed, reg.expires_at);
+    IF p_sealed IS NOT NULL THEN
+        INSERT INTO outbox (registration_id, kind, recipient, sealed, expires_at)
+        VALUES (reg.id, 'registration', p_email, p_sealed, reg.expires_at);
+    END IF;
     RETURN QUERY SELECT 'ok'::text, registration_json(reg), NULL::integer;
 END $$;
 
@@ -1588,7 +1594,7 @@ CREATE TABLE public.registrations (
     id text NOT NULL,
     app_id text NOT NULL,
     user_id bigint NOT NULL,
-    email text NOT NULL,
+    email text,
     display_name text,
     token_hash text NOT NULL,
     status text DEFAULT 'pending'::text NOT NULL,

@@ -4,6 +4,7 @@
 #include "valid.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char *unpack_failed(const json_error_t *err, char why[JSON_ERROR_TEXT_LENGTH])
 {
@@ -15,15 +16,20 @@ const char *registration_body(json_t *body, struct registration_input *in,
                               char why[JSON_ERROR_TEXT_LENGTH])
 {
     json_error_t err;
-    in->display = NULL;
+    in->email = in->display = NULL;
     in->expires = REG_EXPIRES_DEFAULT;
-    if (json_unpack_ex(body, &err, JSON_STRICT, "{s:s, s:s, s?s, s?I}", "username", &in->username,
-                       "email", &in->email, "displayName", &in->display, "expiresIn",
-                       &in->expires) < 0)
+    in->delivery = "email";
+    if (json_unpack_ex(body, &err, JSON_STRICT, "{s:s, s?s, s?s, s?I, s?s}", "username",
+                       &in->username, "email", &in->email, "displayName", &in->display, "expiresIn",
+                       &in->expires, "delivery", &in->delivery) < 0)
         return unpack_failed(&err, why);
     if (!valid_username(in->username))
         return "username must be 1-128 bytes without control characters";
-    if (!mailmsg_address_ok(in->email))
+    if (strcmp(in->delivery, "email") && strcmp(in->delivery, "none"))
+        return "delivery must be email or none";
+    if (!in->email && !strcmp(in->delivery, "email"))
+        return "email is required unless delivery is none";
+    if (in->email && !mailmsg_address_ok(in->email))
         return "email is not a valid address";
     if (in->display && !valid_text(in->display, REG_DISPLAY_MAX))
         return "displayName must be 1-128 characters";

@@ -17,8 +17,9 @@
 
 /* POST /registration */
 struct registration_input {
-    const char *username, *email, *display; /* display may be NULL */
+    const char *username, *email, *display; /* display may be NULL; email too with "none" */
     json_int_t expires;                     /* REG_EXPIRES_DEFAULT when absent */
+    const char *delivery;                   /* "email" (the default) or "none" */
 };
 const char *registration_body(json_t *body, struct registration_input *in,
                               char why[JSON_ERROR_TEXT_LENGTH]);

@@ -262,7 +262,8 @@ static void on_bind_lookup(void *arg, enum db_status st, PGresult *res)
         bind_free(b);
         return http_problem(r, 400, "invalid_proof", "the proof is for another registration");
     }
-    char *notice = sealed_notice(r, res);
+    /* a "delivery": "none" registration may have no email: no one to notify */
+    char *notice = PQgetisnull(res, 0, 6) ? NULL : sealed_notice(r, res);
     char *device_id = token_new_id("d_", 12);
     const char *p[] = {b->hash, b->reg_id, device_id, b->name, b->jwk, notice};
     db_query(r->srv->db, "SELECT * FROM registration_complete($1, $2, $3, $4, $5, $6)", 6, p,

@@ -1,11 +1,13 @@
 /* Registration endpoints for applications and admins (api.md 4). */
 #include "protocol/aead.h"
+#include "alloc.h"
 #include "db.h"
 #include "enroll_body.h"
 #include "h_registration.h"
 #include "idem.h"
 #include "mailmsg.h"
 #include "outbox.h"
+#include "qrsvg.h"
 #include "server.h"
 #include "protocol/token.h"
 #include "valid.h"
@@ -29,27 +31,67 @@ static void reply_db_json(struct req *r, int status, PGresult *res, int col)
     http_reply_json(r, status, doc);
 }
 
+/* A POST /registration in flight. With "delivery": "none" the link and its QR code
+ * are handed to the application in the 201 answer: the token is stored only as a
+ * hash, so this answer is their only copy (api.md 4). Both NULL for "email". */
+struct reg_create {
+    struct req *r;
+    char *link, *qr_svg;
+};
+
+static void reg_create_free(struct reg_create *c)
+{
+    if (c->link)
+        OPENSSL_cleanse(c->link, strlen(c->link));
+    if (c->qr_svg)
+        OPENSSL_cleanse(c->qr_svg, strlen(c->qr_svg));
+    free(c->link);
+    free(c->qr_svg);
+    free(c);
+}
+
+/* The 201 of the call that created the registration: the object, plus the hand-off
+ * when there is one (its token exists nowhere else: never add it to another answer). */
+static void reply_created(struct reg_create *c, PGresult *res)
+{
+    json_t *doc = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return http_problem(c->r, 500, "internal", "malformed database answer");
+    }
+    if (c->link) {
+        json_object_set_new(doc, "link", json_string(c->link));
+        json_object_set_new(doc, "qrCodeSvg", json_string(c->qr_svg));
+    }
+    http_reply_json(c->r, 201, doc);
+}
+
+/* outcome: ok (this call created it), replay (a retry with the first call's
+ * Idempotency-Key and body: the stored 201 body, without the hand-off, whose token
+ * this call made and never stored), idempotency_key_reused or rate_limited. */
 static void on_created(void *arg, enum db_status st, PGresult *res)
 {
-    struct req *r = arg;
-    if (st != DB_OK || PQntuples(res) != 1) {
+    struct reg_create *c = arg;
+    struct req *r = c->r;
+    const char *outcome = st == DB_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
+    if (!outcome)
         http_db_failure(r, st);
-        return;
-    }
-    if (strcmp(PQgetvalue(res, 0, 0), "rate_limited") == 0) {
+    else if (strcmp(outcome, "rate_limited") == 0)
         http_problem_retry(r, 429, "rate_limited",
                            "more than 5 registrations for this username within an hour",
                            atoi(PQgetvalue(res, 0, 2)));
-        return;
-    }
-    if (!strcmp(PQgetvalue(res, 0, 0), "idempotency_key_reused"))
-        return http_problem(r, 422, "idempotency_key_reused",
-                            "this Idempotency-Key was sent with a different body");
-    if (!strcmp(PQgetvalue(res, 0, 0), "replay")) /* the first call's 201, no second mail */
+    else if (strcmp(outcome, "idempotency_key_reused") == 0)
+        http_problem(r, 422, "idempotency_key_reused",
+                     "this Idempotency-Key was sent with a different body");
+    else if (strcmp(outcome, "replay") == 0) { /* the first call's 201, no second mail */
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Idempotent-Replayed", "true");
-    else
-        outbox_kick(r->srv->outbox);
-    reply_db_json(r, 201, res, 1);
+        reply_db_json(r, 201, res, 1);
+    } else {
+        if (!c->link) /* a mail was queued */
+            outbox_kick(r->srv->outbox);
+        reply_created(c, res);
+    }
+    reg_create_free(c);
 }
 
 /* The registration mail, sealed for the outbox: it carries the link token. */
@@ -78,17 +120,37 @@ static char *sealed_mail(struct req *r, const char *email, const char *link)
     return hex;
 }
 
+/* How the link reaches the user: sealed in the mail for the outbox (*sealed), or kept
+ * for the 201 answer with its QR code (c->link, c->qr_svg) for "delivery": "none".
+ * Answers 500 and returns false when neither can be made. */
+static bool hand_off(struct reg_create *c, const struct registration_input *in, const char *link,
+                     char **sealed)
+{
+    bool none = strcmp(in->delivery, "none") == 0;
+    *sealed = NULL;
+    if (none) {
+        c->qr_svg = qrsvg_render(link);
+        c->link = c->qr_svg ? xstrdup(link) : NULL;
+    } else
+        *sealed = sealed_mail(c->r, in->email, link);
+    if (*sealed || c->link)
+        return true;
+    http_problem(c->r, 500, "internal",
+                 none ? "cannot draw the QR code" : "cannot seal the message");
+    return false;
+}
+
 /* p: the key and its body hash, then registration_create's nine parameters.
  * Without a key the statement is the one it always was. */
-static void run_create(struct req *r, int idem, const char *p[11])
+static void run_create(struct reg_create *c, int idem, const char *p[11])
 {
     if (idem)
-        db_query(r->srv->db,
+        db_query(c->r->srv->db,
                  "SELECT * FROM registration_create_idem($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", 11,
-                 p, on_created, r);
+                 p, on_created, c);
     else
-        db_query(r->srv->db, "SELECT * FROM registration_create($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9,
-                 p + 2, on_created, r);
+        db_query(c->r->srv->db, "SELECT * FROM registration_create($1,$2,$3,$4,$5,$6,$7,$8,$9)", 9,
+                 p + 2, on_created, c);
 }
 
 void h_registration_create(struct req *r)
@@ -103,9 +165,7 @@ void h_registration_create(struct req *r)
     int idem = idem_read(r, "POST /registration", &key, hash);
     if (idem < 0)
         return;
-    const char *username = in.username, *email = in.email, *display = in.display;
-    json_int_t expires = in.expires;
-    char token[64], token_hash[65], link[1024], exp[24];
+    char token[64], token_hash[65], link[1024], exp[24], *sealed;
     char *id = token_new_id("r_", 12);
     if (!id || token_random_b64(token, sizeof token, 32) < 0) {
         free(id);
@@ -113,17 +173,19 @@ void h_registration_create(struct req *r)
     }
     token_sha256_hex(token, token_hash);
     snprintf(link, sizeof link, "%s/r/%s", r->srv->public_url, token);
-    snprintf(exp, sizeof exp, "%lld", (long long)expires);
-    char *sealed = sealed_mail(r, email, link);
+    snprintf(exp, sizeof exp, "%lld", (long long)in.expires);
+    struct reg_create *c = xcalloc(1, sizeof *c);
+    c->r = r;
+    bool ok = hand_off(c, &in, link, &sealed);
     OPENSSL_cleanse(token, sizeof token);
     OPENSSL_cleanse(link, sizeof link);
-    if (!sealed) {
+    if (!ok) {
         free(id);
-        return http_problem(r, 500, "internal", "cannot seal the message");
+        return reg_create_free(c);
     }
-    const char *p[] = {key, hash,       r->app_id, username, email, display,
-                       id,  token_hash, exp,       sealed,   "5"};
-    run_create(r, idem, p);
+    const char *p[] = {key, hash,       r->app_id, in.username, in.email, in.display,
+                       id,  token_hash, exp,       sealed,      "5"};
+    run_create(c, idem, p);
     free(id);
     free(sealed);
 }

@@ -10,6 +10,7 @@
 #include "idem.h"
 #include "log.h"
 #include "pgarray.h"
+#include "problem.h"
 #include "push_body.h"
 #include "server.h"
 #include "protocol/token.h"
@@ -21,7 +22,8 @@
 #include <strings.h>
 
 /* Columns of the create statements' SELECT lists (below): the function's own,
- * then the auth view (authview.h; its fields are read by name, v_*). */
+ * then the auth view (authview.h; its fields are read by name, v_*, as is
+ * pending_id, after the view). */
 enum { CREATED_OUTCOME, CREATED_RETRY_AFTER, CREATED_DEVICES, CREATED_NONCES, CREATED_VIEW };
 /* ...and of auth_cancel's: outcome, then the view. */
 enum { CANCELLED_OUTCOME, CANCELLED_VIEW };
@@ -96,6 +98,25 @@ static void deliver_challenges(struct req *r, PGresult *res, const json_t *view)
     pgarray_free(&nonces);
 }
 
+/* 429 rate_limited with Retry-After. Refused for the user's pending request
+ * (pending non-empty): the body names it, so that the application can wait on it
+ * or cancel it (api.md 5.3); the back-off's 429 has no such member. */
+static void reply_rate_limited(struct req *r, const char *pending, int retry)
+{
+    if (!*pending)
+        return http_problem_retry(r, 429, "rate_limited", "too many push requests for this user",
+                                  retry);
+    json_t *p = problem_new(429, "rate_limited", "the user has a pending push request");
+    json_object_set_new(p, "pendingRequestId", json_string(pending));
+    char *text = json_dumps(p, JSON_COMPACT); /* an object: NULL only on OOM, which aborts */
+    json_decref(p);
+    char v[16];
+    snprintf(v, sizeof v, "%d", retry > 0 ? retry : 1);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", v);
+    http_reply_raw(r, 429, "application/problem+json", text, strlen(text));
+    free(text);
+}
+
 /* 202 with Location (api.md 5.1): the first call's request, as it is now. */
 static void reply_async(struct req *r, json_t *body)
 {
@@ -135,8 +156,7 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
     if (!strcmp(outcome, "locked"))
         return http_problem_retry(r, 423, "locked", "pushes to this user are locked", retry);
     if (!strcmp(outcome, "rate_limited"))
-        return http_problem_retry(r, 429, "rate_limited", "too many push requests for this user",
-                                  retry);
+        return reply_rate_limited(r, view_field(res, "pending_id"), retry);
     if (!strcmp(outcome, "idempotency_key_reused"))
         return http_problem(r, 422, "idempotency_key_reused",
                             "this Idempotency-Key was sent with a different body");
@@ -155,7 +175,7 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
 
 /* Creates that queue for a connection share one statement and one commit. */
 static const struct db_batch create_batch = {
-    "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.i "
+    "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.pending_id, o.i "
     "FROM auth_create_batch($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) o",
     DB_BATCH_MAX};
 
@@ -185,14 +205,15 @@ void h_auth_create(struct req *r)
                        timeout,    r->srv->instance_id};
     if (idem) /* its own statement: the batch path stays as it was without the header */
         db_query(r->srv->db,
-                 "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).* FROM "
-                 "auth_create_idem($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
+                 "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.pending_id "
+                 "FROM auth_create_idem($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) o",
                  14, p, on_auth_created, r);
     else
-        db_query_batch(r->srv->db, &create_batch,
-                       "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).* "
-                       "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) o",
-                       12, p + 2, on_auth_created, r);
+        db_query_batch(
+            r->srv->db, &create_batch,
+            "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.pending_id "
+            "FROM auth_create($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) o",
+            12, p + 2, on_auth_created, r);
     free(id);
     free(ctx);
     free(tx);

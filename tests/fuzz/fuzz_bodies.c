@@ -140,12 +140,20 @@ static void check_device(json_t *body)
 
 static void check_registration(json_t *body)
 {
-    static const char *const names[] = {"username", "email", "displayName", "expiresIn", NULL};
+    static const char *const names[] = {"username",  "email",    "displayName",
+                                        "expiresIn", "delivery", NULL};
     char why[JSON_ERROR_TEXT_LENGTH];
     struct registration_input in;
     if (registration_body(body, &in, why) != NULL)
         return;
     CHECK(only_members(body, names) && username_ok(in.username));
+    int none = !strcmp(in.delivery, "none");
+    CHECK(none || !strcmp(in.delivery, "email"));
+    CHECK(json_object_get(body, "delivery") || !none);
+    if (!in.email) { /* only a hand-off may go without an address */
+        CHECK(none && !json_object_get(body, "email"));
+        in.email = "x@y";
+    }
     size_t n = strlen(in.email);
     const char *at = strchr(in.email, '@');
     CHECK(n >= 3 && n <= 254 && at && at != in.email && at[1] && !strchr(at + 1, '@'));

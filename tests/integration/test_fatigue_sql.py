@@ -221,6 +221,27 @@ class BatchSql(SqlBase):
                                ("3", "no_active_device", ""), ("4", "rate_limited", "")])
         self.assertEqual(self.sql("SELECT count(*) FROM auth_requests WHERE id LIKE 'q_b_'"), "1")
 
+    def test_pending_id_names_the_request_that_blocks_an_item(self):
+        """The one-pending rule's refusals name the pending request (api.md 5.3): one made
+        before the batch, or the same user's earlier item of the batch; the back-off's
+        refusal names none, and neither do the other outcomes."""
+        before, fresh, denied = self.new_user(), self.new_user(), self.new_user()
+        self.assertEqual(self.create(before, "q_p0")[0], "ok")
+        self.assertEqual(self.create(denied)[0], "ok")
+        self.end_latest(denied, "denied", "user_denied")
+        call = self.create_call([before, fresh, fresh, denied, "nobody"],
+                                ["q_p1", "q_p2", "q_p3", "q_p4", "q_p5"])
+        rows = self.sql(f"SELECT i, outcome, coalesce(pending_id, '-') FROM {call} ORDER BY i")
+        self.assertEqual([tuple(r.split("|")) for r in rows.splitlines()], [
+            ("1", "rate_limited", "q_p0"), ("2", "ok", "-"), ("3", "rate_limited", "q_p2"),
+            ("4", "rate_limited", "-"), ("5", "user_not_found", "-")])
+        one = lambda user, rid: self.sql(  # noqa: E731
+            f"""SELECT outcome, coalesce(pending_id, '-') FROM auth_create('{self.app}',
+                '{user}', '{rid}', 'authentication', NULL, NULL, NULL, 'none', NULL, true, 60,
+                'self', 10, 60)""")
+        self.assertEqual(one(fresh, "q_p6"), "rate_limited|q_p2")
+        self.assertEqual(one(denied, "q_p7"), "rate_limited|-")
+
     def test_decide_batch_first_answer_wins_and_each_gets_its_own_outcome(self):
         two, other = self.new_user(devices=2), self.new_user()
         self.assertEqual([r[1] for r in self.create_batch([(two, "q_d1"), (other, "q_d2")])],

@@ -114,6 +114,30 @@ class Idempotency(test_push.PushBase):
         self.assertEqual(self.count("SELECT count(*) FROM idempotency_keys WHERE key = %s",
                                     key), 0)
 
+    def test_delivery_none_retried_gets_the_stored_body_without_the_link(self):
+        """docs/http.md: only the first 201 of "delivery": "none" carries link and
+        qrCodeSvg; the retry's token was never stored, so its replay carries neither."""
+        key = self.key()
+        body = {"username": "idemhandoff", "delivery": "none"}
+        first = self.register(body, key)
+        self.assertEqual(first.status, 201, first)
+        self.assertTrue(first.body["link"].startswith(f"http://{self.s.addr}/r/"), first.body)
+        self.assertTrue(first.body["qrCodeSvg"].startswith("<svg"), first.body)
+        again = self.register(body, key)
+        self.assertEqual(again.status, 201, again)
+        self.assertEqual(again.headers.get("idempotent-replayed"), "true")
+        self.assertNotIn("link", again.body)
+        self.assertNotIn("qrCodeSvg", again.body)
+        stored = {k: v for k, v in first.body.items() if k not in ("link", "qrCodeSvg")}
+        self.assertEqual(again.body, stored)
+        rid = first.body["registrationId"]
+        self.assertEqual(self.count("SELECT count(*) FROM registrations r JOIN users u "
+                                    "ON u.id = r.user_id WHERE u.username = 'idemhandoff'"), 1)
+        self.assertEqual(self.count("SELECT count(*) FROM outbox WHERE registration_id = %s",
+                                    rid), 0)
+        self.assertNotIn("link", self.q("SELECT body::text FROM idempotency_keys "
+                                        "WHERE key = %s", key)[0][0])
+
     # -- POST /auth
 
     def test_a_failed_first_call_stores_nothing(self):
@@ -152,6 +176,28 @@ class Idempotency(test_push.PushBase):
         self.assertEqual(self.count("SELECT count(*) FROM auth_requests WHERE username = %s",
                                     user), 1)
 
+
+    def test_the_429_with_a_key_names_the_pending_request(self):
+        """auth_create_idem hands pending_id through: a POST /auth with a key refused by
+        the one-pending rule names the pending request, as without a key; the 429 stores
+        nothing, so the same key runs again once the user is free."""
+        user, _ = self.new_user()
+        rid = self.auth_async(user).body["requestId"]
+        key = self.key()
+        for hdrs in ({"Prefer": "respond-async", **key_header(key)}, key_header(key)):
+            r = self.auth(user, headers=hdrs, message="Pay 5 EUR")
+            self.assertProblem(r, 429, "rate_limited")
+            self.assertEqual(r.body["pendingRequestId"], rid, r)
+            self.assertGreater(int(r.headers["retry-after"]), 0)
+        self.assertEqual(self.count("SELECT count(*) FROM idempotency_keys WHERE key = %s",
+                                    key), 0)
+        cancelled = self.s.request("DELETE", f"/auth/{rid}", headers=self.h)
+        self.assertEqual(cancelled.status, 200, cancelled)
+        again = self.auth(user, headers={"Prefer": "respond-async", **key_header(key)},
+                          message="Pay 5 EUR")
+        self.assertEqual(again.status, 202, again)
+        self.assertNotEqual(again.body["requestId"], rid)
+        self.assertNotIn("idempotent-replayed", again.headers)
 
 class IdempotencyTwoInstances(test_push.PushBase):
     def peer(self):

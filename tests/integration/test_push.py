@@ -347,6 +347,30 @@ class Push(PushBase):
         self.assertProblem(after_deny, 429, "rate_limited")
         self.assertTrue(1 <= int(after_deny.headers["retry-after"]) <= 10, after_deny.headers)
 
+    def test_the_429_for_a_pending_request_names_it(self):
+        """api.md 5.3: the one-pending 429 carries pendingRequestId (held or asynchronous
+        first request alike); cancelling that request frees the user; the back-off's 429
+        names nothing."""
+        user, (dev,) = self.new_user()
+        held = POOL.submit(self.auth, user, timeout=60)
+        rid = self.challenge_for(dev)["requestId"]
+        for second in (self.auth(user), self.auth(user, headers={"Prefer": "respond-async"})):
+            self.assertProblem(second, 429, "rate_limited")
+            self.assertEqual(second.body["pendingRequestId"], rid, second)
+            self.assertGreater(int(second.headers["retry-after"]), 0)
+        cancelled = self.s.request("DELETE", f"/auth/{rid}", headers=self.h)
+        self.assertEqual((cancelled.status, cancelled.body["status"]), (200, "cancelled"))
+        self.assertEqual(held.result(30).body["status"], "cancelled")
+        nxt = self.auth_async(user).body["requestId"]  # free again
+        self.assertNotEqual(nxt, rid)
+        blocked = self.auth(user)
+        self.assertEqual(blocked.body.get("pendingRequestId"), nxt, blocked)
+        self.answer(dev, self.challenge_for(dev, nxt), "deny")
+        backoff = self.auth(user)
+        self.assertProblem(backoff, 429, "rate_limited")
+        self.assertNotIn("pendingRequestId", backoff.body)
+        self.assertGreater(int(backoff.headers["retry-after"]), 0)
+
     def test_not_me_locks_until_unlocked(self):
         user, (dev,) = self.new_user()
         held = POOL.submit(self.auth, user)
@@ -702,6 +726,21 @@ class GroupCommit(PushBase):
         self.assertEqual(held.result(30).status, 202)
         self.assertEqual([f.result(30).status for f in futures], [200, 401, 401, 200])
         self.assertEqual(self.batches_since(before), (1, 4))
+
+    def test_queued_creates_name_the_pending_request(self):
+        """Creates of one user that meet in a batch statement: the later ones' 429 names
+        the request of the first (pending_id from auth_create_batch)."""
+        a, _ = self.new_user(server=self.g)
+        held, release = self.hold_the_connection()
+        futures = [self.queue(self.auth, a, server=self.g, headers={"Prefer": "respond-async"})
+                   for _ in range(3)]
+        release()
+        self.assertEqual(held.result(30).status, 202)
+        got = [f.result(30) for f in futures]
+        self.assertEqual(got[0].status, 202, got)
+        for r in got[1:]:
+            self.assertProblem(r, 429, "rate_limited")
+            self.assertEqual(r.body["pendingRequestId"], got[0].body["requestId"], r)
 
     def test_queued_creates_share_one_statement_and_keep_their_own_outcomes(self):
         (a, _), (b, _), (c, _) = (self.new_user(server=self.g) for _ in range(3))

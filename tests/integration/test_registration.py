@@ -11,6 +11,17 @@ import harness
 LINK_RE = re.compile(r"^(http://\S+/r/([A-Za-z0-9_-]{43}))\r?$", re.M)
 
 
+def decode_qr(svg):
+    """The text of a QR code SVG, as a phone would read it (rsvg-convert + zbarimg)."""
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/qr.svg", "w") as f:
+            f.write(svg)
+        subprocess.run(["rsvg-convert", "-w", "600", "-o", f"{d}/qr.png", f"{d}/qr.svg"],
+                       check=True)
+        return subprocess.run(["zbarimg", "-q", "--raw", f"{d}/qr.png"], check=True,
+                              stdout=subprocess.PIPE).stdout.decode().strip()
+
+
 class Registration(harness.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -106,6 +117,79 @@ class Registration(harness.TestCase):
         notice = self.sink.wait_for(lambda m: "carol@example.com" in m.envelope_to and
                                     "linked" in m["Subject"], timeout=20)
         self.assertIn("Carol's Pixel", harness.text_part(notice))
+
+    def handoff(self, **extra):
+        """POST /registration with "delivery": "none"; returns (201 body, token)."""
+        type(self).n += 1
+        r = self.s.request("POST", "/registration", headers=self.h,
+                           body={"username": f"handoff{self.n}", "delivery": "none", **extra})
+        self.assertEqual(r.status, 201, r)
+        found = LINK_RE.fullmatch(r.body["link"])
+        self.assertIsNotNone(found, r.body["link"])
+        self.assertTrue(r.body["link"].startswith(f"http://{self.s.addr}/r/"))
+        return r.body, found.group(2)
+
+    def outbox_rows(self, rid):
+        return int(self.pg.psql(f"SELECT count(*) FROM outbox WHERE registration_id = '{rid}'",
+                                db=self.db_url.rsplit("/", 1)[1]))
+
+    def test_delivery_none_hands_the_link_over_and_mails_nothing(self):
+        """api.md 4: no mail; the 201 carries the link and its QR code, this once; the link
+        works as a mailed one does (page, document, completion)."""
+        reg, token = self.handoff(displayName="Hand Off")
+        rid, link = reg["registrationId"], reg["link"]
+        self.assertEqual((reg["status"], reg["email"], reg["delivery"]), ("pending", None, None))
+        self.assertTrue(reg["qrCodeSvg"].startswith("<svg"), reg["qrCodeSvg"][:80])
+        self.assertEqual(decode_qr(reg["qrCodeSvg"]), link)
+        got = self.get_reg(rid).body
+        self.assertNotIn("link", got)
+        self.assertNotIn("qrCodeSvg", got)
+        self.assertEqual((got["status"], got["email"], got["delivery"]), ("pending", None, None))
+        page = self.s.request("GET", f"/r/{token}", headers={"Accept": "text/html"})
+        self.assertEqual(page.status, 200, page)
+        self.assertIn("Acme Bank", page.raw.decode())
+        doc = self.s.request("GET", f"/r/{token}", headers={"Accept": "application/json"})
+        self.assertEqual((doc.status, doc.body["registrationId"]), (200, rid), doc)
+        self.assertEqual(doc.body["displayName"], "Hand Off")
+        dev = device.Device()
+        self.assertEqual(dev.enroll(self.s, token)["status"], "completed")
+        got = self.get_reg(rid).body
+        self.assertEqual((got["status"], got["deviceId"]), ("completed", dev.device_id))
+        self.assertEqual(self.outbox_rows(rid), 0)  # nothing queued, not even the notice
+        # a mailed registration made after it arrives; nothing ever carried this link
+        self.register()
+        self.assertFalse([m for m in self.sink.messages if token in m.as_string()])
+
+    def test_delivery_none_keeps_a_given_email_and_sends_it_no_link(self):
+        """With an email: it is stored and shown, the registration mail is not sent; the
+        device-linked notice is (it protects the user like any linked device's)."""
+        type(self).n += 1
+        addr = f"keep{self.n}@example.com"
+        reg, token = self.handoff(email=addr)
+        self.assertEqual((reg["email"], reg["delivery"]), (addr, None))
+        self.assertEqual(self.get_reg(reg["registrationId"]).body["email"], addr)
+        device.Device().enroll(self.s, token, name="Kept Pixel")
+        self.sink.wait_for(lambda m: addr in m.envelope_to and "linked" in m["Subject"],
+                           timeout=20)
+        to_addr = [m for m in self.sink.messages if addr in m.envelope_to]
+        self.assertEqual([("linked" in m["Subject"]) for m in to_addr], [True], to_addr)
+        self.assertFalse([m for m in self.sink.messages if token in m.as_string()])
+
+    def test_delivery_field_validation(self):
+        for body in ({"username": "val", "email": "v@example.com", "delivery": "sms"},
+                     {"username": "val", "email": "v@example.com", "delivery": ""},
+                     {"username": "val", "email": "v@example.com", "delivery": 1},
+                     {"username": "val", "delivery": "email"},
+                     {"username": "val", "delivery": "none", "email": "not-an-address"}):
+            r = self.s.request("POST", "/registration", headers=self.h, body=body)
+            self.assertProblem(r, 400, "invalid_request")
+        r = self.s.request("POST", "/registration", headers=self.h,
+                           body={"username": "val", "email": "v@example.com",
+                                 "delivery": "email"})
+        self.assertEqual(r.status, 201, r)
+        self.assertNotIn("link", r.body)
+        self.assertNotIn("qrCodeSvg", r.body)
+        self.sink.wait_for(lambda m: "v@example.com" in m.envelope_to, timeout=20)
 
     def test_proof_by_another_key_is_invalid_proof(self):
         reg, _, token = self.register()
