@@ -644,6 +644,19 @@ class TestCase(unittest.TestCase):
         cls._class_servers.append(s)
         return s.start() if start else s
 
+    def q(self, sql, *args):
+        """Runs sql (autocommit) on a connection of the test's own to the class's database
+        (python3-psycopg2, imported only by the tests that use it); rows, if any. Without
+        args the text is sent as it is (no %-formatting: `LIKE 'auth.%'` needs no doubling)."""
+        if getattr(self, "pg_conn", None) is None:
+            import psycopg2
+            self.pg_conn = psycopg2.connect(self.db_url)
+            self.pg_conn.autocommit = True
+            self.addCleanup(self.pg_conn.close)
+        cur = self.pg_conn.cursor()
+        cur.execute(sql, args or None)
+        return cur.fetchall() if cur.description else None
+
     def setUp(self):
         super().setUp()
         self._servers = []

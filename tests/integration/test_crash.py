@@ -315,15 +315,6 @@ class CrashConsistency(harness.TestCase):
     def mfa_path(self, user, op):
         return f"/users/{urllib.parse.quote(user, safe='')}/mfa/{op}"
 
-    def q(self, sql, *args):
-        if getattr(self, "pg_conn", None) is None:
-            import psycopg2
-            self.pg_conn = psycopg2.connect(self.db_url)
-            self.pg_conn.autocommit = True
-            self.addCleanup(self.pg_conn.close)
-        cur = self.pg_conn.cursor()
-        cur.execute(sql, args or None)
-        return cur.fetchall() if cur.description else None
 
     def unlock(self, user):
         """Clears a user's back-off (api.md 5.3), so that the stream keeps pushing."""

@@ -24,16 +24,6 @@ class ProofBase(harness.TestCase):
         cls.s = cls.class_server()
         cls.n = 0
 
-    def q(self, sql, *args):
-        """Runs sql (autocommit) on a connection of the test's own; rows, if any."""
-        if getattr(self, "pg_conn", None) is None:
-            import psycopg2
-            self.pg_conn = psycopg2.connect(self.db_url)
-            self.pg_conn.autocommit = True
-            self.addCleanup(self.pg_conn.close)
-        cur = self.pg_conn.cursor()
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
 
     def link(self, h, user):
         """A registration's link token (from its mail)."""

@@ -55,16 +55,6 @@ class PushBase(harness.TestCase):
         return s.request("POST", "/auth", headers={**self.h, **(headers or {})},
                          body={"username": user, **body}, timeout=400)
 
-    def q(self, sql, *args):
-        """Runs sql (autocommit) on a connection of the test's own; rows, if any."""
-        if getattr(self, "pg_conn", None) is None:
-            import psycopg2
-            self.pg_conn = psycopg2.connect(self.db_url)
-            self.pg_conn.autocommit = True
-            self.addCleanup(self.pg_conn.close)
-        cur = self.pg_conn.cursor()
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
 
     def auth_async(self, user, **body):
         r = self.auth(user, headers={"Prefer": "respond-async"}, **body)
