@@ -25,6 +25,7 @@ ENABLED = os.environ.get("PUSHGATE_OPENAPI_CHECK", "1") != "0"
 
 violations = []  # (message, raised in the main thread) of every ContractViolation, in order
 _lock = threading.Lock()
+_validating = threading.Lock()  # RefResolver keeps a scope stack: one validation at a time
 _spec = None
 _validators = {}
 
@@ -83,8 +84,10 @@ def _media(resp):
 
 def _schema_errors(spec, key, schema, body):
     v = _validator(spec, key, schema)
+    with _validating:
+        found = sorted(v.iter_errors(body), key=lambda e: list(map(str, e.path)))
     return ["%s: %s" % ("/".join(map(str, e.absolute_path)) or "(body)", e.message)
-            for e in sorted(v.iter_errors(body), key=lambda e: list(map(str, e.path)))][:5]
+            for e in found][:5]
 
 
 def _check_problem(spec, resp, status):
@@ -129,8 +132,9 @@ def _check_operation(spec, where, op, method, resp):
 
 
 def _fail(method, path, resp, where, errors):
-    msg = (f"docs/openapi.yaml does not allow this response to {method} {path}"
-           f"{' (' + where + ')' if where else ''}: {resp.status}\n  - "
+    said = f"{method} {path}"
+    msg = (f"docs/openapi.yaml does not allow this response to {said}"
+           f"{' (' + where + ')' if where and where != said else ''}: {resp.status}\n  - "
            + "\n  - ".join(errors) + f"\n  response: {resp!r}")
     with _lock:
         violations.append((msg, threading.current_thread() is threading.main_thread()))
