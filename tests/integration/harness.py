@@ -8,7 +8,8 @@ Nothing here is a mock:
     SmtpSink    an aiosmtpd server in this process on a random loopback port; collects
                 parsed messages; wait_for(pred) blocks on a Condition; stop()/start().
     Server      one `pushgated serve` process with its own temp dir, port file and key
-                file; request()/send_raw() talk HTTP to it; cli() runs `pushgated <args>`
+                file; request()/send_raw() talk HTTP to it (each response checked against
+                docs/openapi.yaml by openapi_check.py); cli() runs `pushgated <args>`
                 with the same environment; its stderr is kept and shown on failure.
     TestCase    unittest base class: one cluster per test file, a fresh database per
                 test class, helpers to start servers that are stopped after each test.
