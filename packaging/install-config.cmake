@@ -12,15 +12,24 @@ else()
   set(etc "${prefix}/${PUSHGATE_SYSCONFDIR}")
 endif()
 
+# a GNUInstallDirs directory may be given relative (to the prefix) or absolute
+foreach(dir BINDIR DOCDIR UNITDIR)
+  if(IS_ABSOLUTE "${PUSHGATE_${dir}}")
+    set(${dir} "${PUSHGATE_${dir}}")
+  else()
+    set(${dir} "${prefix}/${PUSHGATE_${dir}}")
+  endif()
+endforeach()
+
 file(READ "${PUSHGATE_PACKAGING}/pushgated.service" unit)
-string(REPLACE "/usr/bin/pushgated" "${prefix}/${PUSHGATE_BINDIR}/pushgated" unit "${unit}")
-string(REPLACE "/usr/share/doc/pushgate/" "${prefix}/${PUSHGATE_DOCDIR}/" unit "${unit}")
+string(REPLACE "/usr/bin/pushgated" "${BINDIR}/pushgated" unit "${unit}")
+string(REPLACE "/usr/share/doc/pushgate/" "${DOCDIR}/" unit "${unit}")
 string(REPLACE "/etc/pushgate/" "${etc}/pushgate/" unit "${unit}")
 # one work file per destination: installs from one build tree to two places may overlap
 string(MD5 tag "$ENV{DESTDIR}|${prefix}")
 set(work "${PUSHGATE_WORKDIR}/${tag}")
 file(WRITE "${work}/pushgated.service" "${unit}")
-file(INSTALL "${work}/pushgated.service" DESTINATION "${prefix}/${PUSHGATE_UNITDIR}"
+file(INSTALL "${work}/pushgated.service" DESTINATION "${UNITDIR}"
      FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 
 if(EXISTS "$ENV{DESTDIR}${etc}/pushgate/pushgated.env")

@@ -198,6 +198,12 @@ class Package(harness.TestCase):
         self.assertEqual(got["PUSHGATE_KEY_FILE"], "/var/lib/pushgate/pushgate.key")
         self.assertEqual(got["PUSHGATE_MAIL_DIR"], "/var/lib/pushgate/mail")
         self.assertTrue(got["PUSHGATE_DATABASE_URL"].startswith("postgresql://"))
+        # the shipped values pass the start-up checks (`config` reads no database)
+        shipped = {k: v for k, v in got.items() if k.startswith("PUSHGATE_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHGATE_")}
+        effective = json.loads(run(self.pushgated, "config", env={**env, **shipped}).stdout)
+        for k, v in shipped.items():
+            self.assertEqual(effective[k], "(secret)" if k == "PUSHGATE_DATABASE_URL" else v)
 
     def test_unit_as_shipped(self):
         with open(os.path.join(self.root, UNIT)) as f:
