@@ -145,7 +145,7 @@ class Package(harness.TestCase):
         parents = {"/", "/etc", "/usr", "/usr/bin", "/usr/lib", "/usr/lib/systemd",
                    "/usr/lib/systemd/system", "/usr/share", "/usr/share/doc"}
         for path in modes:
-            self.assertTrue(path.rstrip("/") in parents or path.startswith(owned), path)
+            self.assertTrue((path.rstrip("/") or "/") in parents or path.startswith(owned), path)
 
     def test_conffile_and_maintainer_scripts(self):
         with open(os.path.join(self.control, "conffiles")) as f:
