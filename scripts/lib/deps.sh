@@ -8,12 +8,14 @@ PUSHGATE_BUILD_DEPS=(
   cmake make gcc libc6-dev clang libclang-rt-14-dev pkg-config
   libevent-dev libssl-dev libjansson-dev libpq-dev libcurl4-openssl-dev
   libqrencode-dev libcmocka-dev libjemalloc-dev
+  dpkg-dev # cpack -G DEB: dpkg-shlibdeps computes the package's Depends (packaging/)
 )
 PUSHGATE_RUNTIME_DEPS=(
   postgresql-15 postgresql-client-15
   python3 python3-aiosmtpd python3-cryptography python3-psycopg2
   librsvg2-bin zbar-tools oathtool curl ca-certificates util-linux
   python3-jsonschema python3-yaml
+  systemd shellcheck # test_package: systemd-analyze verify, the maintainer scripts' lint
 )
 
 # missing_packages PKG...: print those of PKG that are not installed.

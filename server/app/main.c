@@ -1,11 +1,14 @@
 /* pushgated: subcommand dispatch. Configuration comes from PUSHGATE_*
  * (api.md section 10) and is checked before anything else runs, except for
- * "evidence verify", which is offline and reads no configuration. */
+ * "evidence verify", which is offline and reads no configuration, and
+ * "--version"/"version", which answer without configuration or database (a
+ * package's smoke test, an operator checking an upgrade). */
 #include "alloc.h"
 #include "audit.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "migrate.h"
 #include "serve.h"
 
 #include <signal.h>
@@ -16,8 +19,25 @@ static int usage(FILE *f)
 {
     fprintf(f, "usage: pushgated [serve | migrate | app ... | user unlock APP_ID USERNAME | key "
                "rotate | audit verify | config | evidence verify --jwks F --device-key F]\n"
+               "       pushgated --version | version\n"
                "configuration: PUSHGATE_* environment variables (see docs/operations.md)\n");
     return f == stdout ? 0 : 2;
+}
+
+#ifndef PUSHGATE_VERSION
+#error "PUSHGATE_VERSION (the CMake project version) must be defined by the build"
+#endif
+
+/* The release (CMake's project VERSION) and the schema version this binary
+ * migrates to (its highest embedded migration, what /readyz waits for). */
+static int version(int as_json)
+{
+    if (as_json)
+        printf("{\"version\": \"%s\", \"schemaVersion\": %d}\n", PUSHGATE_VERSION,
+               migrate_latest_version());
+    else
+        printf("pushgated %s (schema %d)\n", PUSHGATE_VERSION, migrate_latest_version());
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -27,6 +47,8 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : "serve";
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
         return usage(stdout);
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version"))
+        return version(!strcmp(cmd, "version"));
     if (!strcmp(cmd, "evidence")) /* offline: needs no configuration (api.md 7.1) */
         return cli_evidence(argc - 1, argv + 1);
     struct config cfg;
