@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -391,6 +392,46 @@ class Proxy(harness.TestCase):
         r = _send(conn, "GET", "/healthz", None, None)
         self.assertEqual(r.status, 308, r)
         self.assertTrue(r.headers["location"].startswith("https://"), r.headers)
+
+    def test_client_hanging_up_through_nginx_cancels_the_request(self):
+        """api.md 5: a held POST /auth whose application hangs up becomes cancelled. Behind
+        nginx the instance sees nginx's connection, which nginx closes when its client goes
+        (proxy_ignore_client_abort off, the default)."""
+        user, dev, _ = self.new_user()
+        body = json.dumps({"username": user}).encode()
+        head = (f"POST /auth HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nx-application-id: {self.app['applicationId']}"
+                f"\r\nx-application-secret: {self.app['applicationSecret']}\r\n\r\n")
+        raw = socket.create_connection(("127.0.0.1", self.proxy.port), timeout=15,
+                                       source_address=("127.0.0.2", 0))
+        conn = self.proxy.client_tls.wrap_socket(raw, server_hostname="127.0.0.1")
+        try:
+            marks = [len(s.json_logs()) for s in self.servers]
+            conn.sendall(head.encode() + body)
+            chs = self.poll(dev)
+            self.assertEqual(len(chs), 1, chs)
+            rid = dev.verify_challenge(chs[0]["challenge"])[1]["requestId"]
+            self.logged_on(lambda o: o.get("msg") == "hold state" and
+                           o.get("requestId") == rid and o.get("to") == "waiting", marks)
+        finally:
+            conn.close()
+        r = self.proxy.request("GET", f"/auth/{rid}?wait=30", headers=self.h, timeout=45)
+        self.assertEqual((r.status, r.body["status"]), (200, "cancelled"), r)
+
+    def test_nginx_errors_are_problems(self):
+        """nginx's own errors are application/problem+json like pushgated's (api.md 1)."""
+        r = self.proxy.request("POST", "/auth", headers=self.h,
+                               body={"username": "x", "message": "m" * (64 * 1024)})
+        self.assertProblem(r, 413, "payload_too_large")
+        # no instance answers: nginx's 502 becomes the contract's 503 with Retry-After
+        down = Nginx([harness.free_port(), harness.free_port()])
+        try:
+            down.start()
+            r = down.request("GET", "/readyz")
+            self.assertProblem(r, 503, "unavailable")
+            self.assertEqual(r.headers.get("retry-after"), "2")
+        finally:
+            down.stop()
 
     def test_rolling_restart_one_instance_at_a_time(self):
         """SIGTERM one instance, then the other, each restarted before the next: through
