@@ -246,10 +246,11 @@ static const char **forwarded_for(struct req *r, size_t *n)
  * request sheds its headers (http_shed_input) and is still asked for its address. */
 static void resolve_client(struct req *r)
 {
+    if (!trusted.n)
+        return;
     const char *peer = peer_address(r);
     struct netaddr a;
-    if (!trusted.n || !netaddr_parse(peer, strlen(peer), &a) ||
-        !netmask_list_contains(&trusted, &a))
+    if (!netaddr_parse(peer, strlen(peer), &a) || !netmask_list_contains(&trusted, &a))
         return;
     size_t n;
     const char **values = forwarded_for(r, &n);
