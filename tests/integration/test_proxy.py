@@ -332,6 +332,22 @@ class Proxy(harness.TestCase):
         a.wait_log(lambda o: o.get("msg", "").startswith("malformed X-Forwarded-For") and
                    o.get("peer") == "127.0.0.1", since=mark)
 
+    def test_bad_trusted_proxies_stop_the_start(self):
+        """A bad entry stops `serve` (and `config`) naming the variable and the entry's
+        position, not its text; a good list is shown by `config`."""
+        s = self.servers[0]
+        for bad, pos in (("127.0.0.1, 10.0.0.1/8", 2), ("proxy.internal", 1),
+                         ("::1,,10.0.0.0/8", 2)):
+            for cmd in ("config", "serve"):
+                r = s.cli_run(cmd, env={"PUSHGATE_TRUSTED_PROXIES": bad,
+                                        "PUSHGATE_LISTEN": "127.0.0.1:0"}, timeout=30)
+                self.assertNotEqual(r.returncode, 0, r)
+                self.assertIn(f"PUSHGATE_TRUSTED_PROXIES: entry {pos} is not", r.stderr)
+                self.assertNotIn("10.0.0.1/8", r.stderr)
+                self.assertNotIn("proxy.internal", r.stderr)
+        out = s.cli("config")
+        self.assertEqual(out["PUSHGATE_TRUSTED_PROXIES"], "127.0.0.1")
+
     def test_failed_credentials_are_counted_per_client_behind_nginx(self):
         """PUSHGATE_AUTH_FAILURE_LIMIT=2 per instance: the client at 127.0.0.4 fails until
         both instances refuse it; 127.0.0.5, behind the same nginx, is not affected, and
