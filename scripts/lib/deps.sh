@@ -16,6 +16,7 @@ PUSHGATE_RUNTIME_DEPS=(
   librsvg2-bin zbar-tools oathtool curl ca-certificates util-linux
   python3-jsonschema python3-yaml
   systemd shellcheck # test_package: systemd-analyze verify, the maintainer scripts' lint
+  nginx-light
 )
 
 # missing_packages PKG...: print those of PKG that are not installed.

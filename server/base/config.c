@@ -2,6 +2,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "netmask.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -195,6 +196,10 @@ const struct config_var config_vars[] = {
      .def = "1000",
      FIELD(mfa_send_budget),
      .doc = "email/SMS codes per application per hour"},
+    {.name = "PUSHGATE_TRUSTED_PROXIES",
+     .type = CONFIG_STRING,
+     FIELD(trusted_proxies),
+     .doc = "addresses or CIDR ranges whose X-Forwarded-For is believed"},
 };
 const size_t config_nvars = sizeof config_vars / sizeof *config_vars;
 
@@ -390,6 +395,23 @@ static void derive(struct config *c)
                               bracket ? "]" : "", c->listen_port);
 }
 
+/* Parsed again by io/http.c at start; here so that a typo stops the start (and
+ * `pushgated config`) with a message that names the entry, not its text. */
+static int check_trusted_proxies(const char *text, char *err, size_t errlen)
+{
+    struct netmask_list l;
+    size_t bad = netmask_list_parse(text, &l);
+    netmask_list_free(&l);
+    if (!bad)
+        return 0;
+    snprintf(err, errlen,
+             "PUSHGATE_TRUSTED_PROXIES: entry %zu is not an IP address or CIDR range "
+             "(comma-separated, e.g. 127.0.0.1, 10.0.0.0/8, 2001:db8::/32; no host bits "
+             "beyond the prefix)",
+             bad);
+    return -1;
+}
+
 int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -419,6 +441,8 @@ int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, si
                  CONFIG_STATEMENT_TIMEOUT_S);
         return -1;
     }
+    if (c->trusted_proxies && check_trusted_proxies(c->trusted_proxies, err, errlen) < 0)
+        return -1;
     derive(c);
     return 0;
 }

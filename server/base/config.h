@@ -45,6 +45,9 @@ struct config {
     int auth_failure_limit;   /* PUSHGATE_AUTH_FAILURE_LIMIT, 1..100000, default 20 */
     int auth_failure_window;  /* PUSHGATE_AUTH_FAILURE_WINDOW_SECONDS, 1..86400, default 300 */
     int mfa_send_budget;      /* PUSHGATE_MFA_SEND_BUDGET_PER_HOUR, 1..10000000, default 1000 */
+    /* PUSHGATE_TRUSTED_PROXIES as written (checked by config_load: base/netmask.h);
+     * NULL: no X-Forwarded-For is believed (io/http.c) */
+    char *trusted_proxies;
 };
 
 /* The statement_timeout of every server connection (server/io/db.c): no transaction

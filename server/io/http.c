@@ -8,6 +8,7 @@
 #include "httpdate.h"
 #include "listenguard.h"
 #include "log.h"
+#include "netmask.h"
 #include "problem.h"
 #include "router.h"
 #include "server.h"
@@ -30,6 +31,7 @@
 
 static struct http_routing routing; /* one server per process */
 static struct connguard *guard;
+static struct netmask_list trusted; /* PUSHGATE_TRUSTED_PROXIES; empty: none */
 
 static void req_free(struct req *r)
 {
@@ -42,6 +44,7 @@ static void req_free(struct req *r)
     free(r->app_name);
     free(r->device_id);
     free(r->device_jti);
+    free(r->client_addr);
     free(r);
 }
 
@@ -202,7 +205,7 @@ const char *http_path(const struct req *r)
     return p ? p : "";
 }
 
-const char *http_client_address(const struct req *r)
+static const char *peer_address(const struct req *r)
 {
     struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
     char *addr = NULL;
@@ -210,6 +213,57 @@ const char *http_client_address(const struct req *r)
     if (c)
         evhttp_connection_get_peer(c, &addr, &port);
     return addr && *addr ? addr : "unknown";
+}
+
+const char *http_client_address(const struct req *r)
+{
+    return r->client_addr ? r->client_addr : peer_address(r);
+}
+
+bool http_client_forwarded(const struct req *r)
+{
+    return r->client_addr != NULL;
+}
+
+/* Every X-Forwarded-For line's value, in the order they came; n gets their number. */
+static const char **forwarded_for(struct req *r, size_t *n)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
+    struct evkeyval *kv;
+    *n = 0;
+    TAILQ_FOREACH(kv, h, next)
+    *n += strcasecmp(kv->key, "X-Forwarded-For") == 0;
+    const char **v = xcalloc(*n ? *n : 1, sizeof *v);
+    size_t i = 0;
+    TAILQ_FOREACH(kv, h, next)
+    if (strcasecmp(kv->key, "X-Forwarded-For") == 0)
+        v[i++] = kv->value;
+    return v;
+}
+
+/* api.md 10: the X-Forwarded-For of a trusted peer names the client (the walk is
+ * netmask_xff_client's); anyone else's is ignored. Resolved once, on arrival: a held
+ * request sheds its headers (http_shed_input) and is still asked for its address. */
+static void resolve_client(struct req *r)
+{
+    if (!trusted.n)
+        return;
+    const char *peer = peer_address(r);
+    struct netaddr a;
+    if (!netaddr_parse(peer, strlen(peer), &a) || !netmask_list_contains(&trusted, &a))
+        return;
+    size_t n;
+    const char **values = forwarded_for(r, &n);
+    enum netmask_xff got = netmask_xff_client(&trusted, values, n, &a);
+    free(values);
+    if (got == XFF_MALFORMED)
+        log_kv(LOG_DEBUG, "malformed X-Forwarded-For from a trusted proxy: its address is used",
+               "peer", peer, NULL);
+    if (got != XFF_CLIENT)
+        return;
+    char text[NETADDR_TEXT];
+    netaddr_format(&a, text);
+    r->client_addr = xstrdup(text);
 }
 
 const char *http_method_name(const struct req *r)
@@ -377,6 +431,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r->method = evhttp_request_get_command(ev);
     TAILQ_INIT(&r->query);
     connguard_request_arrived(guard, evhttp_request_get_connection(ev));
+    resolve_client(r);
     if (r->srv->draining) { /* a kept-alive connection after SIGTERM: go elsewhere */
         evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
         return http_unavailable(r);
@@ -450,6 +505,8 @@ int http_start(struct server *srv, const struct http_routing *wiring)
     if (!srv->http)
         return -1;
     configure(srv->http);
+    if (c->trusted_proxies && netmask_list_parse(c->trusted_proxies, &trusted) != 0)
+        return -1; /* config_load has checked it */
     const struct connguard_limits lim = {c->http_head_timeout, c->http_max_connections,
                                          c->http_max_per_address, c->http_cap_loopback};
     guard = connguard_new(srv->base, srv->http, &lim);
@@ -503,4 +560,5 @@ void http_free(struct server *srv)
     srv->http = NULL;
     connguard_free(guard);
     guard = NULL;
+    netmask_list_free(&trusted);
 }

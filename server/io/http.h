@@ -40,6 +40,7 @@ struct req {
     char *app_name;
     char *device_id;          /* a verified device (devproof.c) */
     char *device_jti;         /* its proof's jti, when the handler claims it (AUTH_DEVICE_JTI) */
+    char *client_addr;        /* from a trusted proxy's X-Forwarded-For, else NULL */
     struct timespec received; /* CLOCK_MONOTONIC at arrival */
 };
 
@@ -88,10 +89,14 @@ void http_bad_request(struct req *r, const char *detail);
 const char *http_header(const struct req *r, const char *name);
 /* The request path without the query string (as sent, not decoded). */
 const char *http_path(const struct req *r);
-/* The client's address as text ("unknown" when the connection is gone): today the
- * socket's peer, so behind a reverse proxy every client is the proxy (docs/http.md).
- * The one place a trusted-proxy rule will go. Valid while r is. */
+/* The client's address as text ("unknown" when the connection is gone): the socket's
+ * peer, or, when that peer is one of PUSHGATE_TRUSTED_PROXIES, the client its
+ * X-Forwarded-For names (base/netmask.h: the right-most entry that is not itself
+ * trusted; a malformed one: the peer). Valid while r is. Connection limits stay on
+ * the peer (connguard.h): a socket is the proxy's, whoever it carries. */
 const char *http_client_address(const struct req *r);
+/* True when http_client_address came from a trusted proxy's X-Forwarded-For. */
+bool http_client_forwarded(const struct req *r);
 /* "GET", "POST", ... */
 const char *http_method_name(const struct req *r);
 /* Query parameter, or NULL. */

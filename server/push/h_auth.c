@@ -173,6 +173,22 @@ static void on_auth_created(void *arg, enum db_status st, PGresult *res)
     json_decref(body);
 }
 
+/* api.md 10: behind a trusted proxy, context.ipAddress defaults to the client's
+ * address as the proxy saw it. Only then: without one, the address is the
+ * application's own server, which a user would misread as where the sign-in came
+ * from. Runs after the idempotency hash, so a retry is the same call whichever
+ * path it takes; the body's context is what the challenge and the row carry. */
+static void default_ip_address(struct req *r, struct auth_input *in)
+{
+    if (!http_client_forwarded(r) || json_object_get(in->context, "ipAddress"))
+        return;
+    if (!in->context) {
+        in->context = json_object();
+        json_object_set_new(r->body, "context", in->context);
+    }
+    json_object_set_new(in->context, "ipAddress", json_string(http_client_address(r)));
+}
+
 /* Creates that queue for a connection share one statement and one commit. */
 static const struct db_batch create_batch = {
     "SELECT o.outcome, o.retry_after, o.devices, o.nonces, (o.v).*, o.pending_id, o.i "
@@ -191,6 +207,7 @@ void h_auth_create(struct req *r)
     int idem = idem_read(r, "POST /auth", &key, hash);
     if (idem < 0)
         return;
+    default_ip_address(r, &in);
     char *id = token_new_id("q_", 12);
     char *ctx = in.context ? json_dumps(in.context, JSON_COMPACT) : NULL;
     char *tx = in.transaction ? json_dumps(in.transaction, JSON_COMPACT) : NULL;
