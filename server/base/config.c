@@ -47,7 +47,7 @@ const struct config_var config_vars[] = {
     {.name = "PUSHGATE_PUBLIC_URL",
      .type = CONFIG_BASE_URL,
      .choices = http_schemes,
-     .shown = "http://<bound address>",
+     .shown = "http(s)://<bound address>",
      FIELD(public_url),
      .doc = "base of every link"},
     {.name = "PUSHGATE_SMTP_URL",
@@ -195,6 +195,14 @@ const struct config_var config_vars[] = {
      .def = "1000",
      FIELD(mfa_send_budget),
      .doc = "email/SMS codes per application per hour"},
+    {.name = "PUSHGATE_TLS_CERT",
+     .type = CONFIG_STRING,
+     FIELD(tls_cert),
+     .doc = "PEM certificate chain: serve HTTPS (with PUSHGATE_TLS_KEY)"},
+    {.name = "PUSHGATE_TLS_KEY",
+     .type = CONFIG_STRING,
+     FIELD(tls_key),
+     .doc = "PEM private key of PUSHGATE_TLS_CERT"},
 };
 const size_t config_nvars = sizeof config_vars / sizeof *config_vars;
 
@@ -386,8 +394,8 @@ static void derive(struct config *c)
         return;
     }
     int bracket = strchr(c->listen_host, ':') != NULL;
-    c->public_url = xasprintf("http://%s%s%s:%d", bracket ? "[" : "", c->listen_host,
-                              bracket ? "]" : "", c->listen_port);
+    c->public_url = xasprintf("%s://%s%s%s:%d", c->tls_cert ? "https" : "http", bracket ? "[" : "",
+                              c->listen_host, bracket ? "]" : "", c->listen_port);
 }
 
 int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, size_t errlen)
@@ -417,6 +425,10 @@ int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, si
         snprintf(err, errlen,
                  "PUSHGATE_AUDIT_SEAL_AGE must be 0 or at least the statement timeout (%d s)",
                  CONFIG_STATEMENT_TIMEOUT_S);
+        return -1;
+    }
+    if (!c->tls_cert != !c->tls_key) { /* half a TLS setup would silently serve plain HTTP */
+        snprintf(err, errlen, "PUSHGATE_TLS_CERT and PUSHGATE_TLS_KEY must be set together");
         return -1;
     }
     derive(c);

@@ -20,7 +20,7 @@ struct config {
     int listen_port;     /* 0 = pick a free port */
     char *port_file;     /* PUSHGATE_PORT_FILE, may be NULL */
     char *public_url;    /* without trailing slash */
-    bool public_url_set; /* false: derived from the listen address */
+    bool public_url_set; /* false: derived from the listen address (https with TLS) */
     char *smtp_url;      /* NULL = write .eml files */
     char *mail_dir;
     char *mail_from;
@@ -45,6 +45,8 @@ struct config {
     int auth_failure_limit;   /* PUSHGATE_AUTH_FAILURE_LIMIT, 1..100000, default 20 */
     int auth_failure_window;  /* PUSHGATE_AUTH_FAILURE_WINDOW_SECONDS, 1..86400, default 300 */
     int mfa_send_budget;      /* PUSHGATE_MFA_SEND_BUDGET_PER_HOUR, 1..10000000, default 1000 */
+    char *tls_cert;           /* PUSHGATE_TLS_CERT: NULL = plain HTTP (io/tls.h) */
+    char *tls_key;            /* PUSHGATE_TLS_KEY: set exactly when tls_cert is */
 };
 
 /* The statement_timeout of every server connection (server/io/db.c): no transaction
