@@ -12,7 +12,7 @@ PUSHGATE_BUILD_DEPS=(
 PUSHGATE_RUNTIME_DEPS=(
   postgresql-15 postgresql-client-15
   python3 python3-aiosmtpd python3-cryptography python3-psycopg2
-  librsvg2-bin zbar-tools oathtool curl ca-certificates util-linux
+  librsvg2-bin zbar-tools oathtool curl ca-certificates util-linux openssl
 )
 
 # missing_packages PKG...: print those of PKG that are not installed.

@@ -399,8 +399,11 @@ class Server:
     create_app(name) -> {"applicationId", "applicationSecret", "name"}
     """
 
-    def __init__(self, db_url, env=None, binary=None):
+    def __init__(self, db_url, env=None, binary=None, cafile=None):
         self.binary = binary or pushgated_path()
+        # cafile: the server speaks HTTPS (PUSHGATE_TLS_CERT in env); request() and
+        # send_raw() then verify it against this CA file
+        self.cafile = cafile
         self.dir = tempfile.mkdtemp(prefix="pushgated-")
         self.port_file = os.path.join(self.dir, "port")
         self.env = dict(os.environ)
@@ -543,7 +546,11 @@ class Server:
                 hdrs["Content-Type"] = "application/json"
         elif raw is not None:
             data = raw.encode() if isinstance(raw, str) else raw
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.cafile:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=self.ssl_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             return _read_response(conn)
@@ -556,6 +563,8 @@ class Server:
         if isinstance(data, str):
             data = data.encode()
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        if self.cafile:
+            sock = self.ssl_context().wrap_socket(sock, server_hostname="127.0.0.1")
         try:
             try:
                 sock.sendall(data)
@@ -566,6 +575,11 @@ class Server:
             return Response(resp.status, Headers(resp.getheaders()), resp.read())
         finally:
             sock.close()
+
+    def ssl_context(self):
+        """A client context that trusts only self.cafile (hostname 127.0.0.1 checked)."""
+        import ssl
+        return ssl.create_default_context(cafile=self.cafile)
 
     @staticmethod
     def app_headers(app):
