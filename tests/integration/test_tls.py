@@ -339,6 +339,11 @@ class Https(TlsBase):
                 self.assertIn("ALPN protocol: http/1.1", r.stdout)
                 self.assertIn("Verify return code: 0 (ok)", r.stdout)
 
+    def test_a_client_without_http_1_1_in_its_alpn_gets_no_alpn_answer(self):
+        r = self.s_client("-alpn", "h2")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("No ALPN negotiated", r.stdout)
+
     def test_tls_1_2_offers_only_ecdhe_aead_ciphers(self):
         r = self.s_client("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384")
         self.assertNotEqual(r.returncode, 0, r.stdout)
@@ -563,16 +568,28 @@ class Config(TlsBase):
                          (self.cert, self.key))
         self.assertTrue(out["PUSHGATE_PUBLIC_URL"].startswith("https://"), out)
 
-    def test_an_unusable_certificate_stops_the_start(self):
-        bad = os.path.join(self.tmp, "missing.pem")
-        s = self.server(env={"PUSHGATE_TLS_CERT": bad}, start=False)
+    def serve_fails(self, env, needle):
+        s = self.server(env=env, start=False)
         s.cli_run("migrate", check=True)
         r = subprocess.run([s.binary, "serve"], env=s.env, cwd=s.dir, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=60)
         self.assertNotEqual(r.returncode, 0, r.stderr)
         self.assertIn("cannot set up TLS", r.stderr)
-        self.assertIn(bad, r.stderr)
+        self.assertIn(needle, r.stderr)
+
+    def test_an_unusable_certificate_stops_the_start(self):
+        bad = os.path.join(self.tmp, "missing.pem")
+        self.serve_fails({"PUSHGATE_TLS_CERT": bad}, bad)
+
+    def test_an_encrypted_key_is_refused_without_a_prompt(self):
+        with open(self.key, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        path = os.path.join(self.tmp, "encrypted.pem")
+        write_atomically(path, key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret passphrase")))
+        self.serve_fails({"PUSHGATE_TLS_KEY": path}, path)
 
 
 if __name__ == "__main__":
