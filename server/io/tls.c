@@ -256,11 +256,6 @@ void tls_reload(struct tls *t, struct event_base *base)
     reload_start(t);
 }
 
-const char *tls_fingerprint(const struct tls *t)
-{
-    return t->info.fingerprint;
-}
-
 void tls_free(struct tls *t)
 {
     if (!t)

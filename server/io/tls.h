@@ -36,9 +36,6 @@ struct bufferevent *tls_bufferevent(struct event_base *base, void *arg);
  * certificate"). A reload asked for while one runs is done once that one ends. */
 void tls_reload(struct tls *t, struct event_base *base);
 
-/* The current certificate's SHA-256 fingerprint, hex (for logs and tests). */
-const char *tls_fingerprint(const struct tls *t);
-
 /* After the loop has ended. A reload still loading on its worker is left to finish
  * (its result is dropped with the process). NULL is a no-op. */
 void tls_free(struct tls *t);
