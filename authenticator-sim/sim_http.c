@@ -147,7 +147,7 @@ static int conn_open(struct sim_conn *c)
     SSL *ssl = client_ssl(u);
     struct bufferevent *bev =
         ssl ? bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+                                             BEV_OPT_CLOSE_ON_FREE)
             : NULL;
     if (!bev) {
         SSL_free(ssl);
@@ -206,6 +206,12 @@ void sim_conn_free(struct sim_conn *c)
         evhttp_connection_free(c->evcon);
     free(c->call);
     free(c);
+}
+
+void sim_http_base_free(struct event_base *base)
+{
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    event_base_free(base);
 }
 
 int sim_conn_busy(const struct sim_conn *c)

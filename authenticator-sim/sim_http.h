@@ -54,6 +54,11 @@ struct sim_conn *sim_conn_new(struct event_base *base, const struct sim_url *u);
 /* Closes the connection; an outstanding request is dropped without its callback. */
 void sim_conn_free(struct sim_conn *c);
 
+/* event_base_free after the connections are freed: one more non-blocking pass first, for
+ * a TLS bufferevent freed in mid-request is owed a deferred callback that holds a
+ * reference until it runs (event_base_free drops it unrun: the connection would leak). */
+void sim_http_base_free(struct event_base *base);
+
 /* 1 while a request is outstanding. */
 int sim_conn_busy(const struct sim_conn *c);
 

@@ -226,7 +226,7 @@ static struct bufferevent *tls_bev(void)
     if (!ssl || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1)
         die("cannot set up TLS (is --url's host an IP address?)");
     struct bufferevent *bev = bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
     if (!bev)
         die("cannot set up TLS");
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);

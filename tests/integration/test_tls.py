@@ -322,6 +322,33 @@ class Https(TlsBase):
         self.assertEqual(answered(), 2, "\n".join(out.lines + err.lines))
         self.assertFalse(any("TLS" in l for l in err.lines), err.lines)
 
+    def test_the_simulators_load_mode_over_https(self):
+        n = 20
+        state_dir = os.path.join(self.tmp, "load")
+        r = sim("load", "--enroll", "--server", f"https://{self.s.addr}", "--cacert",
+                self.ca.path, "--app-id", self.app["applicationId"], "--app-secret",
+                self.app["applicationSecret"], "--mail-dir", self.s.env["PUSHGATE_MAIL_DIR"],
+                "--devices", n, "--prefix", "tl", "--state-dir", state_dir, timeout=120)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(json.loads(r.stdout.splitlines()[-1])["enrolled"], n)
+        proc = subprocess.Popen([sim_path(), "load", "--state-dir", state_dir, "--devices",
+                                 str(n), "--wait", "10"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PUSHGATE_SIM_CACERT": self.ca.path})
+        try:
+            outs = list(POOL.map(lambda i: self.auth(f"tl{i}", timeout=60), range(n)))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=30)
+        self.assertEqual([(o.status, o.body["status"]) for o in outs], [(200, "accepted")] * n)
+        self.assertEqual(proc.returncode, 0, stderr)
+        # every decision came from the simulator (the applications hear of it before the
+        # device hears its answer acknowledged: the last few may be cut by the SIGINT)
+        report = json.loads(stdout.splitlines()[-1])
+        self.assertEqual((report["challenges"], report["refused"]), (n, 0), report)
+        self.assertEqual(report["answered"], report["accepted"], report)
+        self.assertEqual(report["errors"], {"network": 0, "http": 0, "unauthorized": 0})
+
     def test_tls_1_0_and_1_1_are_refused(self):
         for flag in ("-tls1", "-tls1_1"):
             with self.subTest(flag):
