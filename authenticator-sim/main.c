@@ -1,10 +1,12 @@
 /* pushgate-sim: a simulated authenticator device for pushgate (docs/simulator.md). */
 #include "sim.h"
+#include "sim_http.h"
 #include "sim_util.h"
 
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -20,6 +22,8 @@ static const char usage[] =
     "  pushgate-sim load --state-dir DIR --devices N [--duration SEC] [--wait N]\n"
     "  pushgate-sim load --enroll --server URL --app-id ID --app-secret SECRET\n"
     "                    --mail-dir DIR --devices N --prefix NAME --state-dir DIR\n"
+    "Every command takes --cacert FILE (or $PUSHGATE_SIM_CACERT): the CA certificates an\n"
+    "https:// server is checked against (default: the system's).\n"
     "The state file defaults to ./" SIM_DEFAULT_STATE ". See docs/simulator.md.\n";
 
 enum { C_ENROLL = 1, C_RUN = 2, C_STATUS = 4, C_REVOKE = 8, C_LOAD = 16 };
@@ -52,6 +56,7 @@ static const struct {
     {{"app-secret", required_argument, 0, 'a'}, C_LOAD},
     {{"prefix", required_argument, 0, 'p'}, C_LOAD},
     {{"state-dir", required_argument, 0, 'T'}, C_LOAD},
+    {{"cacert", required_argument, 0, 'R'}, C_ENROLL | C_RUN | C_STATUS | C_REVOKE | C_LOAD},
 };
 #define NOPTS (sizeof table / sizeof *table)
 
@@ -136,6 +141,9 @@ static int apply(struct sim_opts *o, int c, const char *name, const char *arg)
     case 'T':
         o->state_dir = arg;
         return 0;
+    case 'R':
+        o->cacert = arg;
+        return 0;
     default:
         return -1;
     }
@@ -168,6 +176,18 @@ static int parse(int argc, char **argv, int cmd, struct sim_opts *o)
         return -1;
     }
     return 0;
+}
+
+/* --cacert, else $PUSHGATE_SIM_CACERT: loaded once, for every https:// connection. */
+static int with_cacert(struct sim_opts *o)
+{
+    char err[300];
+    if (!o->cacert && getenv("PUSHGATE_SIM_CACERT") && *getenv("PUSHGATE_SIM_CACERT"))
+        o->cacert = getenv("PUSHGATE_SIM_CACERT");
+    if (sim_http_set_cacert(o->cacert, err, sizeof err) == 0)
+        return 0;
+    sim_err("--cacert: %s", err);
+    return -1;
 }
 
 /* The load mode keeps one socket per device: take every file descriptor we may. */
@@ -206,7 +226,7 @@ int main(int argc, char **argv)
             fputs(usage, stderr);
             return SIM_USAGE;
         }
-        return cmds[i].fn(&o);
+        return with_cacert(&o) < 0 ? SIM_FAIL : cmds[i].fn(&o);
     }
     sim_err("unknown command '%s'", argv[1]);
     fputs(usage, stderr);

@@ -27,6 +27,7 @@ struct sim_opts {
     long devices, duration, concurrency;
     int enroll;
     const char *server, *app_id, *app_secret, *prefix, *state_dir;
+    const char *cacert; /* --cacert FILE, else $PUSHGATE_SIM_CACERT: CAs for https:// */
 };
 
 int sim_cmd_enroll(const struct sim_opts *o);

@@ -35,7 +35,7 @@ void sim_client_close(struct sim_client *c)
     sim_conn_free(c->conn);
     sim_keyset_free(c->keys);
     if (c->base)
-        event_base_free(c->base);
+        sim_http_base_free(c->base);
     sim_state_clear(&c->st);
     memset(c, 0, sizeof *c);
 }

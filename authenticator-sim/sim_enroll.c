@@ -210,7 +210,7 @@ static int enroll_link(const struct sim_opts *o, const char *link)
     json_decref(e.doc);
     sim_conn_free(c);
     if (base)
-        event_base_free(base);
+        sim_http_base_free(base);
     return rc;
 }
 

@@ -1,7 +1,11 @@
 #include "sim_http.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +22,15 @@ struct sim_call {
 
 struct sim_conn {
     struct evhttp_connection *evcon;
+    struct event_base *base;
     struct sim_url url;
     struct sim_call *call; /* the outstanding request, or NULL */
+    SSL *ssl;              /* https: the connection's, owned by evcon's bufferevent */
+    int closed;            /* https: the connection closed; open a new one */
+    char tls_err[200];     /* why the last TLS handshake failed */
 };
+
+static SSL_CTX *tls_ctx; /* for every https connection; made by the first */
 
 int sim_url_parse(const char *url, struct sim_url *u, char *err, size_t errlen)
 {
@@ -32,13 +42,15 @@ int sim_url_parse(const char *url, struct sim_url *u, char *err, size_t errlen)
     memset(u, 0, sizeof *u);
     if (!uri || !scheme || !host || !*host)
         snprintf(err, errlen, "not a URL: %s", url);
-    else if (strcmp(scheme, "http") != 0)
-        snprintf(err, errlen, "only http:// server URLs are supported, not %s://", scheme);
+    else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+        snprintf(err, errlen, "only http:// and https:// server URLs are supported, not %s://",
+                 scheme);
     else if (strlen(host) >= sizeof u->host || (path && strlen(path) >= sizeof u->prefix))
         snprintf(err, errlen, "URL too long: %s", url);
     else {
         snprintf(u->host, sizeof u->host, "%s", host);
-        u->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80;
+        u->tls = strcmp(scheme, "https") == 0;
+        u->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : u->tls ? 443 : 80;
         snprintf(u->prefix, sizeof u->prefix, "%s", path ? path : "");
         size_t n = strlen(u->prefix);
         while (n > 0 && u->prefix[n - 1] == '/')
@@ -57,14 +69,111 @@ int sim_url_path(const struct sim_url *u, const char *path, char *out, size_t ou
     return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
+/* TLS 1.2 or 1.3, the peer's certificate verified; the CA file's, or the system's. */
+static SSL_CTX *client_ctx(const char *cafile, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    int ok = ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1;
+    if (ok)
+        ok = cafile ? SSL_CTX_load_verify_locations(ctx, cafile, NULL) == 1
+                    : SSL_CTX_set_default_verify_paths(ctx) == 1;
+    if (!ok) {
+        unsigned long e = ERR_peek_last_error();
+        snprintf(err, errlen, "cannot load the CA certificates %s: %s", cafile ? cafile : "",
+                 e ? ERR_reason_error_string(e) : "out of memory");
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    /* a server closing without close_notify is an EOF (HTTP frames its own ends) */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    static const unsigned char alpn[] = "\x08http/1.1";
+    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
+    return ctx;
+}
+
+int sim_http_set_cacert(const char *file, char *err, size_t errlen)
+{
+    if (!file)
+        return 0; /* the system's store, when the first https connection needs it */
+    SSL_CTX_free(tls_ctx);
+    tls_ctx = client_ctx(file, err, errlen);
+    return tls_ctx ? 0 : -1;
+}
+
+/* An SSL for u: the certificate must name u's host (an IP address literal, or a DNS name,
+ * then also sent as SNI). */
+static SSL *client_ssl(const struct sim_url *u)
+{
+    char err[256];
+    if (!tls_ctx && !(tls_ctx = client_ctx(NULL, err, sizeof err)))
+        return NULL;
+    SSL *ssl = SSL_new(tls_ctx);
+    if (!ssl)
+        return NULL;
+    char host[sizeof u->host];
+    size_t n = strlen(u->host);
+    if (u->host[0] == '[' && n > 2) /* [v6] */
+        snprintf(host, sizeof host, "%.*s", (int)(n - 2), u->host + 1);
+    else
+        snprintf(host, sizeof host, "%s", u->host);
+    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) {
+        ERR_clear_error();
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (SSL_set1_host(ssl, host) != 1 || SSL_set_tlsext_host_name(ssl, host) != 1) {
+            SSL_free(ssl);
+            return NULL;
+        }
+    }
+    return ssl;
+}
+
+static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    ((struct sim_conn *)arg)->closed = 1;
+}
+
+/* c's evhttp connection: a plain one, or one over a new TLS bufferevent. */
+static int conn_open(struct sim_conn *c)
+{
+    const struct sim_url *u = &c->url;
+    if (!u->tls) {
+        c->evcon = evhttp_connection_base_new(c->base, NULL, u->host, (unsigned short)u->port);
+        return c->evcon ? 0 : -1;
+    }
+    SSL *ssl = client_ssl(u);
+    struct bufferevent *bev =
+        ssl ? bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                             BEV_OPT_CLOSE_ON_FREE)
+            : NULL;
+    if (!bev) {
+        SSL_free(ssl);
+        return -1;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    c->evcon = evhttp_connection_base_bufferevent_new(c->base, NULL, bev, u->host,
+                                                      (unsigned short)u->port);
+    if (!c->evcon) {
+        bufferevent_free(bev); /* frees ssl */
+        return -1;
+    }
+    c->ssl = ssl;
+    c->closed = 0;
+    evhttp_connection_set_closecb(c->evcon, on_conn_closed, c);
+    return 0;
+}
+
 struct sim_conn *sim_conn_new(struct event_base *base, const struct sim_url *u)
 {
     struct sim_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->url = *u;
-    c->evcon = evhttp_connection_base_new(base, NULL, u->host, (unsigned short)u->port);
-    if (!c->evcon) {
+    c->base = base;
+    if (conn_open(c) < 0) {
         free(c);
         return NULL;
     }
@@ -73,14 +182,36 @@ struct sim_conn *sim_conn_new(struct event_base *base, const struct sim_url *u)
     return c;
 }
 
+/* A TLS connection cannot be reopened by evhttp (its SSL is spent): a new one. */
+static int conn_renew(struct sim_conn *c)
+{
+    if (!c->url.tls || !c->closed)
+        return 0;
+    evhttp_connection_free(c->evcon);
+    c->evcon = NULL;
+    c->ssl = NULL;
+    if (conn_open(c) < 0)
+        return -1;
+    evhttp_connection_set_max_body_size(c->evcon, MAX_BODY);
+    evhttp_connection_set_max_headers_size(c->evcon, MAX_HEADERS);
+    return 0;
+}
+
 void sim_conn_free(struct sim_conn *c)
 {
     if (!c)
         return;
     /* evhttp_connection_free drops queued requests without calling back */
-    evhttp_connection_free(c->evcon);
+    if (c->evcon)
+        evhttp_connection_free(c->evcon);
     free(c->call);
     free(c);
+}
+
+void sim_http_base_free(struct event_base *base)
+{
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    event_base_free(base);
 }
 
 int sim_conn_busy(const struct sim_conn *c)
@@ -131,6 +262,24 @@ static void read_answer(struct evhttp_request *req, struct sim_resp *r, char **t
         r->json = json_loadb(*text, n, JSON_REJECT_DUPLICATES, NULL);
 }
 
+/* After a failed request: 1 with c->tls_err set when the TLS handshake was the reason
+ * (the certificate did not verify, or OpenSSL refused the server). */
+static int tls_failure(struct sim_conn *c)
+{
+    if (!c->ssl)
+        return 0;
+    long v = SSL_get_verify_result(c->ssl);
+    unsigned long e = bufferevent_get_openssl_error(evhttp_connection_get_bufferevent(c->evcon));
+    if (v != X509_V_OK)
+        snprintf(c->tls_err, sizeof c->tls_err, "TLS: the server's certificate does not verify: %s",
+                 X509_verify_cert_error_string(v));
+    else if (e)
+        snprintf(c->tls_err, sizeof c->tls_err, "TLS: %s", ERR_reason_error_string(e));
+    else
+        return 0;
+    return 1;
+}
+
 static void on_done(struct evhttp_request *req, void *arg)
 {
     struct sim_call *call = arg;
@@ -141,6 +290,8 @@ static void on_done(struct evhttp_request *req, void *arg)
         read_answer(req, &r, &text);
     } else {
         r.neterr = describe_neterr(call->err);
+        if (tls_failure(call->c))
+            r.neterr = call->c->tls_err;
     }
     call->c->call = NULL;
     sim_http_cb cb = call->cb;
@@ -171,7 +322,7 @@ int sim_http_request(struct sim_conn *c, enum evhttp_cmd_type method, const char
                      void *arg)
 {
     char full[2048];
-    if (c->call || sim_url_path(&c->url, path, full, sizeof full) < 0)
+    if (c->call || sim_url_path(&c->url, path, full, sizeof full) < 0 || conn_renew(c) < 0)
         return -1;
     struct sim_call *call = calloc(1, sizeof *call);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -3,7 +3,10 @@
  * One sim_conn is one persistent (keep-alive) TCP connection to the server, reopened by
  * libevent when the server closes it. A connection carries at most ONE outstanding request:
  * that keeps the bookkeeping trivial and is all a device needs (it polls, then answers).
- * Only plain http:// URLs are supported (the evhttp client has no TLS of its own).
+ * http:// and https:// URLs: https through libevent's OpenSSL bufferevent, TLS 1.2 or
+ * 1.3, the server's certificate checked against the CA file of sim_http_set_cacert (else
+ * the system's trust store) and against the URL's host (name or IP address); a TLS
+ * connection the server closed is replaced by a new one before the next request.
  * Host names are resolved synchronously (no evdns): use an address for load runs. */
 #ifndef PUSHGATE_SIM_HTTP_H
 #define PUSHGATE_SIM_HTTP_H
@@ -13,16 +16,21 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* A parsed server base URL, e.g. http://127.0.0.1:8080 or http://host/prefix. */
+/* A parsed server base URL, e.g. http://127.0.0.1:8080 or https://host/prefix. */
 struct sim_url {
+    int tls; /* https:// */
     char host[256];
     int port;
     char prefix[512];   /* path before the API routes, "" or "/x" (no trailing slash) */
     char hostport[300]; /* the Host header */
 };
 
-/* Parses url (http://host[:port][/prefix]). 0, or -1 with a reason in err. */
+/* Parses url (http[s]://host[:port][/prefix]). 0, or -1 with a reason in err. */
 int sim_url_parse(const char *url, struct sim_url *u, char *err, size_t errlen);
+
+/* The CA certificates (PEM file) https:// servers are checked against; NULL: the system's
+ * trust store. Call before the first connection. 0, or -1 with a reason in err. */
+int sim_http_set_cacert(const char *file, char *err, size_t errlen);
 
 /* One answer. status 0 means no HTTP answer at all; neterr then says why. */
 struct sim_resp {
@@ -45,6 +53,11 @@ struct sim_conn *sim_conn_new(struct event_base *base, const struct sim_url *u);
 
 /* Closes the connection; an outstanding request is dropped without its callback. */
 void sim_conn_free(struct sim_conn *c);
+
+/* event_base_free after the connections are freed: one more non-blocking pass first, for
+ * a TLS bufferevent freed in mid-request is owed a deferred callback that holds a
+ * reference until it runs (event_base_free drops it unrun: the connection would leak). */
+void sim_http_base_free(struct event_base *base);
 
 /* 1 while a request is outstanding. */
 int sim_conn_busy(const struct sim_conn *c);

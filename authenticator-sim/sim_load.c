@@ -315,7 +315,7 @@ static void teardown(struct load *L)
         free_event(evs[i]);
     sim_keyset_free(L->keys);
     if (L->base)
-        event_base_free(L->base);
+        sim_http_base_free(L->base);
     sim_series_free(&L->answer_ms);
     sim_series_free(&L->poll_ms);
     sim_state_clear(&L->st);

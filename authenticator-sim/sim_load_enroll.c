@@ -308,7 +308,7 @@ static void free_all(struct lenroll *E)
     free(E->keys);
     free(E->slots);
     if (E->base)
-        event_base_free(E->base);
+        sim_http_base_free(E->base);
     sim_state_clear(&E->st);
 }
 

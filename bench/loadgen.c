@@ -24,7 +24,12 @@
  *
  * Every mode stops by itself after --duration seconds (a hard bound), prints one
  * "stats ..." line on stdout and a "ready" line once every hold request is sent.
- * Traffic goes only to the URL given, which bench/run sets to 127.0.0.1. */
+ * Traffic goes only to the URL given, which bench/run sets to 127.0.0.1.
+ *
+ * --url https://127.0.0.1:PORT speaks TLS to a server with PUSHGATE_TLS_CERT (libevent's
+ * OpenSSL bufferevent, TLS 1.2+); its certificate must verify against --cacert FILE (else
+ * the system's trust store) and name IP 127.0.0.1. A TLS connection the server closed is
+ * replaced by a new one before its next request. */
 #include "protocol/b64url.h"
 #include "protocol/jwk.h"
 #include "protocol/jws.h"
@@ -36,7 +41,11 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -60,7 +69,7 @@ struct user {
 };
 
 struct opts {
-    const char *mode, *sub, *url, *keys, *seed, *log, *app, *secret;
+    const char *mode, *sub, *url, *keys, *seed, *log, *app, *secret, *cacert;
     int from, count, conns;
     long flows; /* apps flow: stop after this many answers (0: by --duration only) */
     double duration;
@@ -70,6 +79,7 @@ struct opts {
 static struct event_base *base;
 static char host[64] = "127.0.0.1";
 static int port = 8080;
+static SSL_CTX *tls_ctx; /* https: --url; NULL: plain HTTP */
 static bool stopping;
 static struct user *users;
 static int nusers;
@@ -103,10 +113,26 @@ static void raise_nofile(void)
     }
 }
 
+/* TLS 1.2 or 1.3 with the server's certificate verified (--cacert, else the system's). */
+static void tls_setup(void)
+{
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx || SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION) != 1 ||
+        (o.cacert ? SSL_CTX_load_verify_locations(tls_ctx, o.cacert, NULL)
+                  : SSL_CTX_set_default_verify_paths(tls_ctx)) != 1)
+        die("cannot load the CA certificates (--cacert)");
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_options(tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
 static void parse_url(const char *url)
 {
-    if (!url || sscanf(url, "http://%63[^:]:%d", host, &port) != 2)
-        die("--url must be http://HOST:PORT");
+    bool tls = url && !strncmp(url, "https://", 8);
+    if (!url || sscanf(url + (tls ? 8 : 7), "%63[^:]:%d", host, &port) != 2 ||
+        (!tls && strncmp(url, "http://", 7) != 0))
+        die("--url must be http://HOST:PORT or https://HOST:PORT");
+    if (tls)
+        tls_setup();
 }
 
 /* ------------------------------------------------------------------ keys */
@@ -180,12 +206,55 @@ static void load_users(bool need_keys)
 
 /* ------------------------------------------------------------------ http */
 
-static struct evhttp_connection *conn_new(int timeout_s)
+/* One keep-alive connection to the server. */
+struct conn {
+    struct evhttp_connection *evcon;
+    int timeout_s;
+    bool closed; /* TLS: the server closed it; conn_request opens a new one */
+};
+
+static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
-    struct evhttp_connection *c = evhttp_connection_base_new(base, NULL, host, port);
-    evhttp_connection_set_timeout(c, timeout_s);
-    evhttp_connection_set_retries(c, 0);
-    return c;
+    (void)evcon;
+    ((struct conn *)arg)->closed = true;
+}
+
+/* A bufferevent doing the client side of a TLS handshake with a server named 127.0.0.1. */
+static struct bufferevent *tls_bev(void)
+{
+    SSL *ssl = SSL_new(tls_ctx);
+    if (!ssl || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1)
+        die("cannot set up TLS (is --url's host an IP address?)");
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev)
+        die("cannot set up TLS");
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+static void conn_open(struct conn *c, int timeout_s)
+{
+    c->timeout_s = timeout_s;
+    c->closed = false;
+    c->evcon =
+        evhttp_connection_base_bufferevent_new(base, NULL, tls_ctx ? tls_bev() : NULL, host, port);
+    if (!c->evcon)
+        die("cannot make a connection");
+    evhttp_connection_set_timeout(c->evcon, timeout_s);
+    evhttp_connection_set_retries(c->evcon, 0);
+    if (tls_ctx) /* evhttp would reopen it with its spent SSL object */
+        evhttp_connection_set_closecb(c->evcon, on_conn_closed, c);
+}
+
+static int conn_request(struct conn *c, struct evhttp_request *r, enum evhttp_cmd_type m,
+                        const char *uri)
+{
+    if (c->closed) {
+        evhttp_connection_free(c->evcon);
+        conn_open(c, c->timeout_s);
+    }
+    return evhttp_make_request(c->evcon, r, m, uri);
 }
 
 static struct evhttp_request *req_new(void (*cb)(struct evhttp_request *, void *), void *arg)
@@ -235,7 +304,7 @@ static void print_stats(void)
 
 struct device {
     struct user *u;
-    struct evhttp_connection *c;
+    struct conn c;
     int pending; /* requests queued on c */
 };
 
@@ -266,7 +335,7 @@ static void device_request(struct device *d, struct evhttp_request *r, enum evht
     d->pending++;
     n_inflight++;
     n_sent++;
-    if (evhttp_make_request(d->c, r, m, uri) < 0) {
+    if (conn_request(&d->c, r, m, uri) < 0) {
         n_conn_err++;
         d->pending--;
         n_inflight--;
@@ -390,10 +459,12 @@ static void on_jwks(struct evhttp_request *r, void *arg)
 
 static void fetch_jwks(void)
 {
-    struct evhttp_connection *c = conn_new(10);
-    evhttp_make_request(c, req_new(on_jwks, NULL), EVHTTP_REQ_GET, "/.well-known/jwks.json");
+    struct conn c;
+    conn_open(&c, 10);
+    conn_request(&c, req_new(on_jwks, NULL), EVHTTP_REQ_GET, "/.well-known/jwks.json");
     event_base_dispatch(base);
-    evhttp_connection_free(c);
+    evhttp_connection_set_closecb(c.evcon, NULL, NULL);
+    evhttp_connection_free(c.evcon);
     if (!server_key)
         die("cannot read the server's JWKS");
 }
@@ -401,7 +472,7 @@ static void fetch_jwks(void)
 /* ------------------------------------------------------------------ apps */
 
 struct app_conn {
-    struct evhttp_connection *c;
+    struct conn c;
     struct event *pace; /* --rate: fires at this connection's next start time */
     int next;           /* index into users of this connection's next user */
     long long started;
@@ -483,7 +554,7 @@ static void app_send(struct app_conn *a)
     a->started = now_ns();
     n_inflight++;
     n_sent++;
-    if (evhttp_make_request(a->c, r, EVHTTP_REQ_POST, "/auth") < 0) {
+    if (conn_request(&a->c, r, EVHTTP_REQ_POST, "/auth") < 0) {
         n_conn_err++;
         n_inflight--;
         a->busy = false;
@@ -579,7 +650,7 @@ static int cmd_devices(void)
     int timeout = (!strcmp(o.sub, "hold") ? HOLD_POLL_WAIT_S : POLL_WAIT_S) + 30;
     for (int i = 0; i < nusers; i++) {
         devs[i].u = &users[i];
-        devs[i].c = conn_new(timeout);
+        conn_open(&devs[i].c, timeout);
     }
     return run_loop();
 }
@@ -596,7 +667,7 @@ static int cmd_apps(void)
     apps = calloc(o.conns, sizeof *apps);
     int timeout = !strcmp(o.sub, "hold") ? HOLD_AUTH_TIMEOUT_S + 30 : 60;
     for (int i = 0; i < o.conns; i++) {
-        apps[i].c = conn_new(timeout);
+        conn_open(&apps[i].c, timeout);
         apps[i].pace = evtimer_new(base, on_pace, &apps[i]);
         apps[i].next = i;
     }
@@ -640,6 +711,8 @@ int main(int argc, char **argv)
             o.rate = atof(v);
         else if (!strcmp(a, "--duration"))
             o.duration = atof(v);
+        else if (!strcmp(a, "--cacert"))
+            o.cacert = v;
         else
             die("unknown option");
     }

@@ -13,7 +13,7 @@ PUSHGATE_BUILD_DEPS=(
 PUSHGATE_RUNTIME_DEPS=(
   postgresql-15 postgresql-client-15
   python3 python3-aiosmtpd python3-cryptography python3-psycopg2
-  librsvg2-bin zbar-tools oathtool curl ca-certificates util-linux
+  librsvg2-bin zbar-tools oathtool curl ca-certificates util-linux openssl
   python3-jsonschema python3-yaml
   systemd shellcheck # test_package: systemd-analyze verify, the maintainer scripts' lint
   nginx-light

@@ -20,6 +20,7 @@
 #include "routes.h"
 #include "server.h"
 #include "signer.h"
+#include "tls.h"
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -59,10 +60,25 @@ static void raise_fd_limit(void)
     }
 }
 
+/* PUSHGATE_TLS_CERT/KEY: a certificate that cannot be used stops the start (the
+ * clients would get no answer, or a plain one, on an https:// URL). */
+static int load_tls(struct server *srv)
+{
+    char err[600];
+    if (!srv->cfg->tls_cert)
+        return 0;
+    srv->tls = tls_new(srv->cfg->tls_cert, srv->cfg->tls_key, err, sizeof err);
+    if (!srv->tls)
+        log_kv(LOG_ERROR, "cannot set up TLS", "error", err, NULL);
+    return srv->tls ? 0 : -1;
+}
+
 /* Start-up work that may block: it runs before the event loop exists. */
 static int prepare(struct server *srv)
 {
     char err[512];
+    if (load_tls(srv) < 0)
+        return -1;
     if (keys_load_master(srv->cfg->key_file, srv->master_key, err, sizeof err) < 0) {
         log_kv(LOG_ERROR, "cannot load the master key", "error", err, NULL);
         return -1;
@@ -115,6 +131,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_add(st->tick, &tv);
 }
 
+/* SIGHUP: a new certificate and key from the same files, for new connections. */
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    struct server *srv = arg;
+    if (!srv->tls) {
+        log_kv(LOG_INFO, "SIGHUP: nothing to reload (TLS is off)", NULL);
+        return;
+    }
+    tls_reload(srv->tls, srv->base);
+}
+
 /* epoll with libevent's change list: a socket whose write interest is added and
  * dropped within one loop pass (every evhttp reply) costs no epoll_ctl pair.
  * perf of GET /healthz under wrk: epoll_ctl was 16 % of the process. */
@@ -133,8 +161,10 @@ int serve_main(const struct config *cfg)
 {
     struct server srv = {.cfg = cfg};
     raise_fd_limit();
+    signal(SIGHUP, SIG_IGN); /* until on_reload takes it: not a reason to die while migrating */
     if (prepare(&srv) < 0) {
         signer_free(srv.signer);
+        tls_free(srv.tls);
         return 1;
     }
     srv.base = new_base();
@@ -145,8 +175,10 @@ int serve_main(const struct config *cfg)
     st.tick = event_new(srv.base, -1, EV_PERSIST, on_drain_tick, &st);
     struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &st);
     struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &st);
+    struct event *sighup = evsignal_new(srv.base, SIGHUP, on_reload, &srv);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+    event_add(sighup, NULL);
     srv.curl = curlev_new(srv.base);
     srv.outbox = outbox_new(&srv);
     hold_init(&srv);
@@ -174,11 +206,13 @@ int serve_main(const struct config *cfg)
     curlev_free(srv.curl);
     event_free(sigterm);
     event_free(sigint);
+    event_free(sighup);
     event_free(st.tick);
     db_free(srv.db);
     signer_free(srv.signer);
     free(srv.public_url);
     event_base_free(srv.base);
+    tls_free(srv.tls); /* after the connections' SSL objects (their context references) */
     h_ops_free();
     caller_free();
     metrics_free();

@@ -48,7 +48,7 @@ const struct config_var config_vars[] = {
     {.name = "PUSHGATE_PUBLIC_URL",
      .type = CONFIG_BASE_URL,
      .choices = http_schemes,
-     .shown = "http://<bound address>",
+     .shown = "http(s)://<bound address>",
      FIELD(public_url),
      .doc = "base of every link"},
     {.name = "PUSHGATE_SMTP_URL",
@@ -200,6 +200,14 @@ const struct config_var config_vars[] = {
      .type = CONFIG_STRING,
      FIELD(trusted_proxies),
      .doc = "addresses or CIDR ranges whose X-Forwarded-For is believed"},
+    {.name = "PUSHGATE_TLS_CERT",
+     .type = CONFIG_STRING,
+     FIELD(tls_cert),
+     .doc = "PEM certificate chain: serve HTTPS (with PUSHGATE_TLS_KEY)"},
+    {.name = "PUSHGATE_TLS_KEY",
+     .type = CONFIG_STRING,
+     FIELD(tls_key),
+     .doc = "PEM private key of PUSHGATE_TLS_CERT"},
 };
 const size_t config_nvars = sizeof config_vars / sizeof *config_vars;
 
@@ -391,8 +399,8 @@ static void derive(struct config *c)
         return;
     }
     int bracket = strchr(c->listen_host, ':') != NULL;
-    c->public_url = xasprintf("http://%s%s%s:%d", bracket ? "[" : "", c->listen_host,
-                              bracket ? "]" : "", c->listen_port);
+    c->public_url = xasprintf("%s://%s%s%s:%d", c->tls_cert ? "https" : "http", bracket ? "[" : "",
+                              c->listen_host, bracket ? "]" : "", c->listen_port);
 }
 
 /* Parsed again by io/http.c at start; here so that a typo stops the start (and
@@ -443,6 +451,10 @@ int config_load(struct config *c, config_lookup_fn get, void *ctx, char *err, si
     }
     if (c->trusted_proxies && check_trusted_proxies(c->trusted_proxies, err, errlen) < 0)
         return -1;
+    if (!c->tls_cert != !c->tls_key) { /* half a TLS setup would silently serve plain HTTP */
+        snprintf(err, errlen, "PUSHGATE_TLS_CERT and PUSHGATE_TLS_KEY must be set together");
+        return -1;
+    }
     derive(c);
     return 0;
 }

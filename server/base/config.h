@@ -20,7 +20,7 @@ struct config {
     int listen_port;     /* 0 = pick a free port */
     char *port_file;     /* PUSHGATE_PORT_FILE, may be NULL */
     char *public_url;    /* without trailing slash */
-    bool public_url_set; /* false: derived from the listen address */
+    bool public_url_set; /* false: derived from the listen address (https with TLS) */
     char *smtp_url;      /* NULL = write .eml files */
     char *mail_dir;
     char *mail_from;
@@ -48,6 +48,8 @@ struct config {
     /* PUSHGATE_TRUSTED_PROXIES as written (checked by config_load: base/netmask.h);
      * NULL: no X-Forwarded-For is believed (io/http.c) */
     char *trusted_proxies;
+    char *tls_cert;           /* PUSHGATE_TLS_CERT: NULL = plain HTTP (io/tls.h) */
+    char *tls_key;            /* PUSHGATE_TLS_KEY: set exactly when tls_cert is */
 };
 
 /* The statement_timeout of every server connection (server/io/db.c): no transaction

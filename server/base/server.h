@@ -21,6 +21,7 @@ struct notify;
 struct authearly;
 struct devproof;
 struct devknown;
+struct tls;
 
 struct server {
     struct event_base *base;
@@ -41,8 +42,9 @@ struct server {
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
     struct listenguard *listen_guard; /* accept paused while out of descriptors */
+    struct tls *tls;                  /* PUSHGATE_TLS_CERT/KEY: HTTPS (io/tls.h); NULL: HTTP */
     unsigned char master_key[KEYS_MASTER_LEN];
-    char *public_url; /* PUSHGATE_PUBLIC_URL, or http://<bound address> */
+    char *public_url; /* PUSHGATE_PUBLIC_URL, or http(s)://<bound address> */
     bool draining;    /* SIGTERM received: no new work */
     int inflight;     /* requests not yet answered */
     int unsent;       /* answers evhttp has not finished writing (a stop waits for them) */

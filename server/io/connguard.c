@@ -26,6 +26,7 @@ struct conn {
     struct event *deadline;
     struct event *first_byte; /* readable while no request is on its way: arms deadline */
     bool per_address;         /* counted in g->by_addr under addr */
+    bool no_tls;              /* lim.new_bev made no bufferevent: close it */
     char key[24];             /* evcon as "%p": g->by_evcon */
     char addr[INET6_ADDRSTRLEN + 4];
 };
@@ -137,9 +138,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 static void refuse(struct connguard *g, struct conn *c, struct bufferevent *bev, const char *why)
 {
     /* one non-blocking write into an empty send buffer: it fits, or the client is
-     * not worth more */
-    (void)!send(bufferevent_getfd(bev), g->refusal, strlen(g->refusal),
-                MSG_NOSIGNAL | MSG_DONTWAIT);
+     * not worth more (not over TLS: the client expects a handshake) */
+    if (!g->lim.new_bev)
+        (void)!send(bufferevent_getfd(bev), g->refusal, strlen(g->refusal),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
     time_t now = time(NULL);
     if (now != g->last_refusal_log) {
         g->last_refusal_log = now;
@@ -189,7 +191,9 @@ static void adopt_one(struct connguard *g, struct conn *c)
     bool loopback = peer_key(evhttp_connection_get_addr(c->evcon), c->addr, sizeof c->addr);
     c->per_address = g->lim.max_per_address > 0 && (g->lim.cap_loopback || !loopback);
     struct addrcount *ac = c->per_address ? hmap_get(g->by_addr, c->addr) : NULL;
-    if (g->open >= g->max_total) /* accepted in the same pass as the one that filled it */
+    if (c->no_tls)
+        refuse(g, c, bev, "cannot set up TLS for the connection");
+    else if (g->open >= g->max_total) /* accepted in the same pass as the one that filled it */
         refuse(g, c, bev, g->cap_name);
     else if (ac && ac->n >= g->lim.max_per_address)
         refuse(g, c, bev, "per-address connection cap");
@@ -220,11 +224,15 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg)
 static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 {
     struct connguard *g = arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+    struct bufferevent *bev = g->lim.new_bev ? g->lim.new_bev(base, g->lim.new_bev_arg) : NULL;
+    bool no_tls = g->lim.new_bev && !bev; /* a plain one, only to be closed */
+    if (!bev)
+        bev = bufferevent_socket_new(base, -1, 0);
     if (!bev)
         return NULL; /* evhttp tries itself; that connection goes uncounted */
     struct conn *c = xcalloc(1, sizeof *c);
     c->g = g;
+    c->no_tls = no_tls;
     c->bev = bev;
     bufferevent_incref(bev);
     *g->fresh_tail = c; /* in accept order: the first connections get the places */

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 
+struct bufferevent;
 struct event_base;
 struct evhttp;
 struct evhttp_connection;
@@ -41,6 +42,12 @@ struct connguard_limits {
     int max_total;       /* 0: the descriptor limit less HTTP_FD_RESERVE */
     int max_per_address; /* 0: no per-address cap */
     bool cap_loopback;   /* false: loopback clients are not counted against the cap */
+    /* NULL: plain TCP. Else it makes each accepted socket's bufferevent, descriptor still
+     * unset (evhttp sets it): TLS (tls.h: tls_bufferevent, arg its struct tls). A connection
+     * it makes none for is closed. Over TLS a refused connection is closed without the
+     * 503: no handshake has happened. */
+    struct bufferevent *(*new_bev)(struct event_base *base, void *arg);
+    void *new_bev_arg;
 };
 
 /* Installs itself as http's bufferevent callback. Never NULL. */

@@ -9,17 +9,20 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 struct hold {
     TAILQ_ENTRY(hold) link;
     const struct hold_kind *kind;
     struct req *r;
     struct event *timer;  /* NULL until the first wait */
-    struct event *closed; /* EV_CLOSED on the client's socket; NULL until the first wait */
+    struct event *closed; /* the client's socket: EV_CLOSED (and EV_READ until data came,
+                           * on_closed); NULL until the first wait */
     struct timespec deadline;
     char key[72];
     unsigned char state; /* enum hold_state */
@@ -173,10 +176,27 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     h->kind->timeout(h);
 }
 
+/* Readable: data (a pipelined request; over TLS a close_notify ahead of its FIN), or a
+ * reset, which libevent reports as readable and never as EV_CLOSED (a client that closes
+ * with unread data resets: over TLS 1.3, a session ticket it never read is enough). */
+static bool only_data(evutil_socket_t fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+}
+
 static void on_closed(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd, (void)what;
     struct hold *h = arg;
+    if (!(what & EV_CLOSED) && only_data(fd)) {
+        /* left for evhttp to read after the answer; from now on only the FIN is watched
+         * (level-triggered reads would fire again at once) */
+        event_del(h->closed);
+        event_assign(h->closed, h->r->srv->base, fd, EV_CLOSED, on_closed, h);
+        event_add(h->closed, NULL);
+        return;
+    }
     event_del(h->closed);
     if (h->state == HOLD_IDLE || h->state == HOLD_WAITING)
         return hang_up(h);
@@ -199,7 +219,7 @@ static void start_watching(struct hold *h)
     h->timer = evtimer_new(r->srv->base, on_timer, h);
     evutil_socket_t fd = client_fd(r);
     if (fd >= 0) {
-        h->closed = event_new(r->srv->base, fd, EV_CLOSED, on_closed, h);
+        h->closed = event_new(r->srv->base, fd, EV_CLOSED | EV_READ, on_closed, h);
         event_add(h->closed, NULL);
     }
 }

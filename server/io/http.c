@@ -12,6 +12,7 @@
 #include "problem.h"
 #include "router.h"
 #include "server.h"
+#include "tls.h"
 
 #include <sys/queue.h>
 #include <event2/buffer.h>
@@ -507,8 +508,14 @@ int http_start(struct server *srv, const struct http_routing *wiring)
     configure(srv->http);
     if (c->trusted_proxies && netmask_list_parse(c->trusted_proxies, &trusted) != 0)
         return -1; /* config_load has checked it */
-    const struct connguard_limits lim = {c->http_head_timeout, c->http_max_connections,
-                                         c->http_max_per_address, c->http_cap_loopback};
+    const struct connguard_limits lim = {
+        .head_timeout = c->http_head_timeout,
+        .max_total = c->http_max_connections,
+        .max_per_address = c->http_max_per_address,
+        .cap_loopback = c->http_cap_loopback,
+        .new_bev = srv->tls ? tls_bufferevent : NULL, /* TLS: every accepted socket */
+        .new_bev_arg = srv->tls,
+    };
     guard = connguard_new(srv->base, srv->http, &lim);
     evhttp_set_gencb(srv->http, on_request, srv);
     srv->listener =
@@ -534,8 +541,9 @@ int http_start(struct server *srv, const struct http_routing *wiring)
     if (c->public_url_set)
         srv->public_url = xstrdup(c->public_url);
     else
-        srv->public_url = xasprintf("http://%s", addr);
-    log_kv(LOG_INFO, "listening", "addr", addr, "public_url", srv->public_url, NULL);
+        srv->public_url = xasprintf("%s://%s", srv->tls ? "https" : "http", addr);
+    log_kv(LOG_INFO, "listening", "addr", addr, "public_url", srv->public_url, "tls",
+           srv->tls ? "on" : "off", NULL);
     return 0;
 }
 

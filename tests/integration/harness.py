@@ -402,8 +402,11 @@ class Server:
     create_app(name) -> {"applicationId", "applicationSecret", "name"}
     """
 
-    def __init__(self, db_url, env=None, binary=None):
+    def __init__(self, db_url, env=None, binary=None, cafile=None):
         self.binary = binary or pushgated_path()
+        # cafile: the server speaks HTTPS (PUSHGATE_TLS_CERT in env); request() and
+        # send_raw() then verify it against this CA file
+        self.cafile = cafile
         self.dir = tempfile.mkdtemp(prefix="pushgated-")
         self.port_file = os.path.join(self.dir, "port")
         self.env = dict(os.environ)
@@ -546,7 +549,11 @@ class Server:
                 hdrs["Content-Type"] = "application/json"
         elif raw is not None:
             data = raw.encode() if isinstance(raw, str) else raw
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.cafile:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=self.ssl_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = _read_response(conn)
@@ -562,6 +569,8 @@ class Server:
         if isinstance(data, str):
             data = data.encode()
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        if self.cafile:
+            sock = self.ssl_context().wrap_socket(sock, server_hostname="127.0.0.1")
         try:
             try:
                 sock.sendall(data)
@@ -574,6 +583,11 @@ class Server:
             sock.close()
         openapi_check.check_raw(reply)  # no operation known: a problem body is checked
         return reply
+
+    def ssl_context(self):
+        """A client context that trusts only self.cafile (hostname 127.0.0.1 checked)."""
+        import ssl
+        return ssl.create_default_context(cafile=self.cafile)
 
     @staticmethod
     def app_headers(app):

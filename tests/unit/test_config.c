@@ -332,6 +332,39 @@ static void admin_token_length(void **state)
     config_free(&c);
 }
 
+/* PUSHGATE_TLS_CERT and PUSHGATE_TLS_KEY: both or neither; with them the derived public
+ * URL is https. */
+static void tls_pair(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256] = "";
+    const char *both[] = {"PUSHGATE_DATABASE_URL",
+                          "postgresql:///x",
+                          "PUSHGATE_TLS_CERT",
+                          "/etc/p/cert.pem",
+                          "PUSHGATE_TLS_KEY",
+                          "/etc/p/key.pem",
+                          NULL};
+    assert_int_equal(load(&c, both, err), 0);
+    assert_string_equal(c.tls_cert, "/etc/p/cert.pem");
+    assert_string_equal(c.tls_key, "/etc/p/key.pem");
+    assert_string_equal(c.public_url, "https://127.0.0.1:8080");
+    config_free(&c);
+    static const char *const alone[] = {"PUSHGATE_TLS_CERT", "PUSHGATE_TLS_KEY"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *env[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", alone[i], "/x.pem", NULL};
+        assert_int_equal(load(&c, env, err), -1);
+        assert_string_equal(err, "PUSHGATE_TLS_CERT and PUSHGATE_TLS_KEY must be set together");
+        config_free(&c);
+    }
+    const char *none[] = {"PUSHGATE_DATABASE_URL", "postgresql:///x", NULL};
+    assert_int_equal(load(&c, none, err), 0);
+    assert_null(c.tls_cert);
+    assert_null(c.tls_key);
+    config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +378,7 @@ int main(void)
         cmocka_unit_test(secrets_not_echoed),
         cmocka_unit_test(table_rows),
         cmocka_unit_test(format),
+        cmocka_unit_test(tls_pair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
