@@ -205,7 +205,8 @@ END $$;
 -- pushgated app webhook (server/cli/cli_app.c): sets (p_url not NULL) or clears
 -- the webhook; false for an unknown application. Setting one also watches the
 -- deadlines of what is pending now. Queued events of a cleared webhook fail at
--- the next claim.
+-- the next claim. Audited: application.webhook_set (with the URL) or
+-- application.webhook_cleared -- where events go is security-relevant.
 CREATE FUNCTION app_webhook_set(p_app text, p_url text, p_secret bytea) RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -214,6 +215,9 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
+    PERFORM audit_append(p_app, CASE WHEN p_url IS NULL THEN 'application.webhook_cleared'
+                                     ELSE 'application.webhook_set' END,
+                         p_app, jsonb_build_object('url', p_url));
     IF p_url IS NOT NULL THEN
         INSERT INTO webhook_deadlines (kind, subject_id, due_at)
         SELECT 'auth', a.id, a.expires_at FROM auth_requests a

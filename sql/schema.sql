@@ -38,6 +38,9 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
+    PERFORM audit_append(p_app, CASE WHEN p_url IS NULL THEN 'application.webhook_cleared'
+                                     ELSE 'application.webhook_set' END,
+                         p_app, jsonb_build_object('url', p_url));
     IF p_url IS NOT NULL THEN
         INSERT INTO webhook_deadlines (kind, subject_id, due_at)
         SELECT 'auth', a.id, a.expires_at FROM auth_requests a

@@ -309,6 +309,11 @@ class Cli(harness.TestCase):
                          {"applicationId": aid, "webhookUrl": None})
         listed = {a["applicationId"]: a for a in s.cli("app", "list")}
         self.assertIsNone(listed[aid]["webhookUrl"])
+        self.assertEqual(self.q("SELECT event, data->>'url' FROM audit_log WHERE app_id = %s "
+                                "AND event LIKE 'application.webhook%%' ORDER BY id", aid),
+                         [("application.webhook_set", "https://app.example/hooks/pushgate"),
+                          ("application.webhook_set", "http://127.0.0.1:9/other"),
+                          ("application.webhook_cleared", None)])
 
 
 class Retries(WebhookBase):
