@@ -42,11 +42,8 @@ BEGIN
                                      ELSE 'application.webhook_set' END,
                          p_app, jsonb_build_object('url', p_url));
     IF p_url IS NOT NULL THEN
-        INSERT INTO webhook_deadlines (kind, subject_id, due_at)
-        SELECT 'auth', a.id, a.expires_at FROM auth_requests a
-         WHERE a.app_id = p_app AND a.status = 'pending'
-        UNION ALL
-        SELECT 'registration', r.id, r.expires_at FROM registrations r
+        INSERT INTO webhook_deadlines (registration_id, due_at)
+        SELECT r.id, r.expires_at FROM registrations r
          WHERE r.app_id = p_app AND r.status IN ('pending', 'retrieved')
         ON CONFLICT DO NOTHING;
     END IF;
@@ -1953,17 +1950,22 @@ DECLARE
     n integer;
     m integer;
 BEGIN
-    WITH due AS (DELETE FROM webhook_deadlines w
-                  WHERE w.kind = 'auth' AND w.due_at <= now() RETURNING w.subject_id)
     UPDATE auth_requests a SET status = 'expired', reason = 'timeout', decided_at = a.expires_at
-      FROM due WHERE a.id = due.subject_id AND a.status = 'pending' AND a.expires_at <= now();
+      FROM (SELECT x.id FROM auth_requests x
+             WHERE x.app_id IN (SELECT w.id FROM applications w WHERE w.webhook_url IS NOT NULL)
+               AND x.status = 'pending' AND x.expires_at <= now()
+             LIMIT 1000 FOR UPDATE SKIP LOCKED) due
+     WHERE a.id = due.id;
     GET DIAGNOSTICS n = ROW_COUNT;
     WITH due AS (DELETE FROM webhook_deadlines w
-                  WHERE w.kind = 'registration' AND w.due_at <= now() RETURNING w.subject_id),
+                  WHERE w.registration_id IN (SELECT d.registration_id FROM webhook_deadlines d
+                                               WHERE d.due_at <= now()
+                                               LIMIT 1000 FOR UPDATE SKIP LOCKED)
+                 RETURNING w.registration_id),
          ins AS (INSERT INTO webhook_events (app_id, type, body)
                  SELECT r.app_id, 'registration.expired',
                         webhook_body('registration.expired', registration_json(r))
-                   FROM due JOIN registrations r ON r.id = due.subject_id
+                   FROM due JOIN registrations r ON r.id = due.registration_id
                   WHERE registration_status(r) = 'expired' AND webhook_wanted(r.app_id)
                  RETURNING 1)
     SELECT count(*) INTO m FROM ins;
@@ -1979,20 +1981,6 @@ CREATE FUNCTION public.webhook_wanted(p_app text) RETURNS boolean
     RETURN (EXISTS (SELECT 1 FROM public.applications a WHERE ((a.id = webhook_wanted.p_app) AND (a.webhook_url IS NOT NULL))));
 
 --
--- Name: webhook_watch_auth(); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.webhook_watch_auth() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    INSERT INTO webhook_deadlines (kind, subject_id, due_at)
-    SELECT 'auth', n.id, n.expires_at FROM new_rows n
-     WHERE n.status = 'pending' AND webhook_wanted(n.app_id);
-    RETURN NULL;
-END $$;
-
---
 -- Name: webhook_watch_registration(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2000,8 +1988,8 @@ CREATE FUNCTION public.webhook_watch_registration() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    INSERT INTO webhook_deadlines (kind, subject_id, due_at)
-    SELECT 'registration', n.id, n.expires_at FROM new_rows n
+    INSERT INTO webhook_deadlines (registration_id, due_at)
+    SELECT n.id, n.expires_at FROM new_rows n
      WHERE n.status IN ('pending', 'retrieved') AND webhook_wanted(n.app_id);
     RETURN NULL;
 END $$;
@@ -2178,10 +2166,8 @@ ALTER TABLE public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 --
 
 CREATE TABLE public.webhook_deadlines (
-    kind text NOT NULL,
-    subject_id text NOT NULL,
-    due_at timestamp with time zone NOT NULL,
-    CONSTRAINT webhook_deadlines_kind_check CHECK ((kind = ANY (ARRAY['auth'::text, 'registration'::text])))
+    registration_id text NOT NULL,
+    due_at timestamp with time zone NOT NULL
 );
 
 --
@@ -2342,7 +2328,7 @@ ALTER TABLE ONLY public.users
 --
 
 ALTER TABLE ONLY public.webhook_deadlines
-    ADD CONSTRAINT webhook_deadlines_pkey PRIMARY KEY (kind, subject_id);
+    ADD CONSTRAINT webhook_deadlines_pkey PRIMARY KEY (registration_id);
 
 --
 -- Name: webhook_events webhook_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2374,6 +2360,12 @@ CREATE INDEX auth_challenges_live ON public.auth_challenges USING btree (device_
 --
 
 CREATE INDEX auth_challenges_request ON public.auth_challenges USING btree (request_id);
+
+--
+-- Name: auth_requests_pending; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX auth_requests_pending ON public.auth_requests USING btree (app_id, expires_at) WHERE (status = 'pending'::text);
 
 --
 -- Name: auth_requests_user; Type: INDEX; Schema: public; Owner: -
@@ -2500,12 +2492,6 @@ CREATE TRIGGER webhook_linked AFTER INSERT ON public.devices FOR EACH ROW EXECUT
 --
 
 CREATE TRIGGER webhook_revoked AFTER UPDATE OF status ON public.devices FOR EACH ROW WHEN (((new.status = 'revoked'::text) AND (old.status <> 'revoked'::text))) EXECUTE FUNCTION public.webhook_on_device();
-
---
--- Name: auth_requests webhook_watch; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER webhook_watch AFTER INSERT ON public.auth_requests REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.webhook_watch_auth();
 
 --
 -- Name: registrations webhook_watch; Type: TRIGGER; Schema: public; Owner: -
