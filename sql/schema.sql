@@ -26,6 +26,31 @@ CREATE TYPE public.auth_view_t AS (
 );
 
 --
+-- Name: app_webhook_set(text, text, bytea); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.app_webhook_set(p_app text, p_url text, p_secret bytea) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE applications SET webhook_url = p_url, webhook_secret = p_secret, updated_at = now()
+     WHERE id = p_app;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM audit_append(p_app, CASE WHEN p_url IS NULL THEN 'application.webhook_cleared'
+                                     ELSE 'application.webhook_set' END,
+                         p_app, jsonb_build_object('url', p_url));
+    IF p_url IS NOT NULL THEN
+        INSERT INTO webhook_deadlines (registration_id, due_at)
+        SELECT r.id, r.expires_at FROM registrations r
+         WHERE r.app_id = p_app AND r.status IN ('pending', 'retrieved')
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN true;
+END $$;
+
+--
 -- Name: audit_log; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -855,6 +880,8 @@ CREATE TABLE public.applications (
     status text DEFAULT 'active'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    webhook_url text,
+    webhook_secret bytea,
     CONSTRAINT applications_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['active'::text, 'disabled'::text])))
 );
@@ -1750,6 +1777,224 @@ BEGIN
 END $$;
 
 --
+-- Name: webhook_time(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_time(t timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    RETURN public.rfc3339(to_timestamp(((EXTRACT(epoch FROM t))::bigint)::double precision));
+
+--
+-- Name: webhook_auth_json(public.auth_requests); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_auth_json(r public.auth_requests) RETURNS json
+    LANGUAGE sql STABLE
+    RETURN (SELECT json_object_agg(f.k, f.v ORDER BY f.n) AS json_object_agg FROM (VALUES (1,'requestId'::text,to_json((webhook_auth_json.r).id)), (2,'status'::text,to_json((webhook_auth_json.r).status)), (3,'username'::text,to_json((webhook_auth_json.r).username)), (4,'createdAt'::text,to_json(public.webhook_time((webhook_auth_json.r).created_at))), (5,'expiresAt'::text,to_json(public.webhook_time((webhook_auth_json.r).expires_at))), (6,'decidedAt'::text,to_json(public.webhook_time((webhook_auth_json.r).decided_at))), (7,'deviceId'::text,to_json((webhook_auth_json.r).device_id)), (8,'reason'::text,to_json((webhook_auth_json.r).reason)), (9,'evidence'::text,to_json((webhook_auth_json.r).evidence)), (10,'challenge'::text,to_json((webhook_auth_json.r).challenge)), (11,CASE WHEN (webhook_auth_json.r).async THEN 'displayCode'::text ELSE NULL::text END,to_json((webhook_auth_json.r).display_code))) f(n, k, v) WHERE (f.k IS NOT NULL));
+
+--
+-- Name: webhook_body(text, json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_body(p_type text, p_data json) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN (json_build_object('type', p_type, 'timestamp', public.rfc3339(now()), 'data', p_data))::text;
+
+--
+-- Name: webhook_claim(integer, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_claim(p_lease_s integer, p_limit integer, p_self text) RETURNS TABLE(id bigint, msg_id text, app_id text, url text, secret bytea, body text, attempts integer)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7350040);
+    UPDATE webhook_events e
+       SET status = 'failed', lease_until = NULL, last_error = 'the application has no webhook'
+     WHERE e.status = 'queued' AND NOT webhook_wanted(e.app_id);
+    RETURN QUERY
+    WITH busy AS (SELECT DISTINCT x.app_id FROM webhook_events x
+                   WHERE x.status = 'queued' AND x.lease_until > now()
+                     AND (x.lease_owner = p_self
+                          OR EXISTS (SELECT 1 FROM instances i
+                                      WHERE i.id = x.lease_owner
+                                        AND i.last_seen > now() - interval '6 seconds'))),
+         head AS (SELECT DISTINCT ON (x.app_id) x.id FROM webhook_events x
+                   WHERE x.status = 'queued' AND x.next_attempt_at <= now()
+                     AND x.app_id NOT IN (SELECT b.app_id FROM busy b)
+                   ORDER BY x.app_id, x.id),
+         pick AS (SELECT h.id FROM head h ORDER BY h.id LIMIT p_limit)
+    UPDATE webhook_events e SET lease_until = now() + make_interval(secs => p_lease_s),
+                                lease_owner = p_self
+      FROM pick, applications a
+     WHERE e.id = pick.id AND a.id = e.app_id
+    RETURNING e.id, e.msg_id, e.app_id, a.webhook_url, a.webhook_secret, e.body, e.attempts;
+END $$;
+
+--
+-- Name: webhook_device_json(public.devices); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_device_json(d public.devices) RETURNS json
+    LANGUAGE sql STABLE
+    RETURN (SELECT json_build_object('deviceId', (webhook_device_json.d).id, 'username', u.username, 'name', (webhook_device_json.d).name, 'status', (webhook_device_json.d).status, 'createdAt', public.rfc3339((webhook_device_json.d).created_at), 'revokedAt', public.rfc3339((webhook_device_json.d).revoked_at)) AS json_build_object FROM public.users u WHERE (u.id = (webhook_device_json.d).user_id));
+
+--
+-- Name: webhook_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_events (
+    id bigint NOT NULL,
+    app_id text NOT NULL,
+    msg_id text DEFAULT ('msg_'::text || replace((gen_random_uuid())::text, '-'::text, ''::text)) NOT NULL,
+    type text NOT NULL,
+    body text NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    lease_until timestamp with time zone,
+    lease_owner text,
+    last_error text,
+    delivered_at timestamp with time zone,
+    CONSTRAINT webhook_events_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'delivered'::text, 'failed'::text])))
+);
+
+--
+-- Name: webhook_enqueue(text, text, json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_enqueue(p_app text, p_type text, p_data json) RETURNS void
+    LANGUAGE sql
+    BEGIN ATOMIC
+ INSERT INTO public.webhook_events (app_id, type, body)
+   VALUES (webhook_enqueue.p_app, webhook_enqueue.p_type, public.webhook_body(webhook_enqueue.p_type, webhook_enqueue.p_data));
+END;
+
+--
+-- Name: webhook_on_auth(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_on_auth() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF webhook_wanted(NEW.app_id) THEN
+        PERFORM webhook_enqueue(NEW.app_id, 'auth.decided', webhook_auth_json(NEW));
+    END IF;
+    RETURN NULL;
+END $$;
+
+--
+-- Name: webhook_on_device(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_on_device() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF webhook_wanted(NEW.app_id) THEN
+        PERFORM webhook_enqueue(NEW.app_id, CASE WHEN TG_OP = 'INSERT' THEN 'device.linked'
+                                                 ELSE 'device.revoked' END,
+                                webhook_device_json(NEW));
+    END IF;
+    RETURN NULL;
+END $$;
+
+--
+-- Name: webhook_on_registration(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_on_registration() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF webhook_wanted(NEW.app_id) THEN
+        PERFORM webhook_enqueue(NEW.app_id, 'registration.completed', registration_json(NEW));
+    END IF;
+    RETURN NULL;
+END $$;
+
+--
+-- Name: webhook_on_user(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_on_user() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT webhook_wanted(NEW.app_id) THEN
+        RETURN NULL;
+    END IF;
+    IF NEW.otp_locked_until > now() AND NOT COALESCE(OLD.otp_locked_until > now(), false) THEN
+        PERFORM webhook_enqueue(NEW.app_id, 'user.locked', json_build_object(
+            'username', NEW.username, 'reason', 'otp_lockout',
+            'lockedUntil', rfc3339(NEW.otp_locked_until)));
+    END IF;
+    IF NEW.push_locked_until > now() AND NOT COALESCE(OLD.push_locked_until > now(), false) THEN
+        PERFORM webhook_enqueue(NEW.app_id, 'user.locked', json_build_object(
+            'username', NEW.username, 'reason', 'fraud_reported',
+            'lockedUntil', rfc3339(NEW.push_locked_until)));
+    END IF;
+    RETURN NULL;
+END $$;
+
+--
+-- Name: webhook_sweep(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_sweep() RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    n integer;
+    m integer;
+BEGIN
+    UPDATE auth_requests a SET status = 'expired', reason = 'timeout', decided_at = a.expires_at
+      FROM (SELECT x.id FROM auth_requests x
+             WHERE x.app_id IN (SELECT w.id FROM applications w WHERE w.webhook_url IS NOT NULL)
+               AND x.status = 'pending' AND x.expires_at <= now()
+             LIMIT 1000 FOR UPDATE SKIP LOCKED) due
+     WHERE a.id = due.id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    WITH due AS (DELETE FROM webhook_deadlines w
+                  WHERE w.registration_id IN (SELECT d.registration_id FROM webhook_deadlines d
+                                               WHERE d.due_at <= now()
+                                               LIMIT 1000 FOR UPDATE SKIP LOCKED)
+                 RETURNING w.registration_id),
+         ins AS (INSERT INTO webhook_events (app_id, type, body)
+                 SELECT r.app_id, 'registration.expired',
+                        webhook_body('registration.expired', registration_json(r))
+                   FROM due JOIN registrations r ON r.id = due.registration_id
+                  WHERE registration_status(r) = 'expired' AND webhook_wanted(r.app_id)
+                 RETURNING 1)
+    SELECT count(*) INTO m FROM ins;
+    RETURN n + m;
+END $$;
+
+--
+-- Name: webhook_wanted(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_wanted(p_app text) RETURNS boolean
+    LANGUAGE sql STABLE
+    RETURN (EXISTS (SELECT 1 FROM public.applications a WHERE ((a.id = webhook_wanted.p_app) AND (a.webhook_url IS NOT NULL))));
+
+--
+-- Name: webhook_watch_registration(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_watch_registration() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO webhook_deadlines (registration_id, due_at)
+    SELECT n.id, n.expires_at FROM new_rows n
+     WHERE n.status IN ('pending', 'retrieved') AND webhook_wanted(n.app_id);
+    RETURN NULL;
+END $$;
+
+--
 -- Name: audit_log_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1917,6 +2162,28 @@ ALTER TABLE public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: webhook_deadlines; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_deadlines (
+    registration_id text NOT NULL,
+    due_at timestamp with time zone NOT NULL
+);
+
+--
+-- Name: webhook_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: applications applications_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2057,6 +2324,20 @@ ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
+-- Name: webhook_deadlines webhook_deadlines_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deadlines
+    ADD CONSTRAINT webhook_deadlines_pkey PRIMARY KEY (registration_id);
+
+--
+-- Name: webhook_events webhook_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_events
+    ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (id);
+
+--
 -- Name: audit_log_seal_seq; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2079,6 +2360,12 @@ CREATE INDEX auth_challenges_live ON public.auth_challenges USING btree (device_
 --
 
 CREATE INDEX auth_challenges_request ON public.auth_challenges USING btree (request_id);
+
+--
+-- Name: auth_requests_pending; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX auth_requests_pending ON public.auth_requests USING btree (app_id, expires_at) WHERE (status = 'pending'::text);
 
 --
 -- Name: auth_requests_user; Type: INDEX; Schema: public; Owner: -
@@ -2129,6 +2416,18 @@ CREATE INDEX registrations_user_created ON public.registrations USING btree (use
 CREATE UNIQUE INDEX server_keys_one_current ON public.server_keys USING btree (status) WHERE (status = 'current'::text);
 
 --
+-- Name: webhook_deadlines_due; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deadlines_due ON public.webhook_deadlines USING btree (due_at);
+
+--
+-- Name: webhook_events_queued; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_events_queued ON public.webhook_events USING btree (app_id, id) WHERE (status = 'queued'::text);
+
+--
 -- Name: applications audit; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2163,6 +2462,42 @@ CREATE TRIGGER audit AFTER INSERT OR UPDATE OF status ON public.registrations FO
 --
 
 CREATE TRIGGER audit AFTER UPDATE OF push_locked_until, otp_locked_until ON public.users FOR EACH ROW EXECUTE FUNCTION public.audit_users();
+
+--
+-- Name: auth_requests webhook; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhook AFTER UPDATE OF status ON public.auth_requests FOR EACH ROW WHEN (((old.status = 'pending'::text) AND (new.status <> 'pending'::text))) EXECUTE FUNCTION public.webhook_on_auth();
+
+--
+-- Name: registrations webhook; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhook AFTER UPDATE OF status ON public.registrations FOR EACH ROW WHEN (((new.status = 'completed'::text) AND (old.status <> 'completed'::text))) EXECUTE FUNCTION public.webhook_on_registration();
+
+--
+-- Name: users webhook; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhook AFTER UPDATE OF push_locked_until, otp_locked_until ON public.users FOR EACH ROW EXECUTE FUNCTION public.webhook_on_user();
+
+--
+-- Name: devices webhook_linked; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhook_linked AFTER INSERT ON public.devices FOR EACH ROW EXECUTE FUNCTION public.webhook_on_device();
+
+--
+-- Name: devices webhook_revoked; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhook_revoked AFTER UPDATE OF status ON public.devices FOR EACH ROW WHEN (((new.status = 'revoked'::text) AND (old.status <> 'revoked'::text))) EXECUTE FUNCTION public.webhook_on_device();
+
+--
+-- Name: registrations webhook_watch; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhook_watch AFTER INSERT ON public.registrations REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.webhook_watch_registration();
 
 --
 -- Name: devices devices_app_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -2240,6 +2575,13 @@ ALTER TABLE ONLY public.registrations
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_app_id_fkey FOREIGN KEY (app_id) REFERENCES public.applications(id);
+
+--
+-- Name: webhook_events webhook_events_app_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_events
+    ADD CONSTRAINT webhook_events_app_id_fkey FOREIGN KEY (app_id) REFERENCES public.applications(id);
 
 --
 -- PostgreSQL database dump complete

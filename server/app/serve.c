@@ -21,6 +21,7 @@
 #include "server.h"
 #include "signer.h"
 #include "tls.h"
+#include "webhooks.h"
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -181,6 +182,7 @@ int serve_main(const struct config *cfg)
     event_add(sighup, NULL);
     srv.curl = curlev_new(srv.base);
     srv.outbox = outbox_new(&srv);
+    struct webhooks *hooks = webhooks_new(&srv);
     hold_init(&srv);
     authcancel_init(&srv);
     srv.early = authearly_new();
@@ -203,6 +205,7 @@ int serve_main(const struct config *cfg)
     hold_free(&srv);
     free(srv.instance_id);
     outbox_free(srv.outbox);
+    webhooks_free(hooks);
     curlev_free(srv.curl);
     event_free(sigterm);
     event_free(sigint);

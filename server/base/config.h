@@ -36,6 +36,8 @@ struct config {
     int metrics_db_seconds; /* PUSHGATE_METRICS_DB_SECONDS, 0..3600, default 15 */
     int audit_seal_age;     /* PUSHGATE_AUDIT_SEAL_AGE, seconds, 0..3600, default 10 */
     int mail_retry_base_ms; /* PUSHGATE_MAIL_RETRY_BASE_MS, 1..600000, default 5000 */
+    /* PUSHGATE_WEBHOOK_RETRY_BASE_MS, 1..600000, default 5000 */
+    int webhook_retry_base_ms;
     /* the HTTP front end's connection guard (io/connguard.h) */
     int http_head_timeout;    /* PUSHGATE_HTTP_HEAD_TIMEOUT, seconds, 1..300, default 10 */
     int http_max_connections; /* PUSHGATE_HTTP_MAX_CONNECTIONS, 0: fd limit less a reserve */

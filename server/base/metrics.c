@@ -127,3 +127,26 @@ void metrics_write_latency(struct evbuffer *b)
                         "pushgate_decision_latency_seconds_count %llu\n",
                         cum, latency_sum, cum);
 }
+
+static unsigned long long webhook_counts[3]; /* by enum metrics_webhook */
+
+void metrics_webhook(enum metrics_webhook outcome)
+{
+    if ((unsigned)outcome < 3)
+        webhook_counts[outcome]++;
+}
+
+void metrics_write_webhooks(struct evbuffer *b)
+{
+    evbuffer_add_printf(b,
+                        "# HELP pushgate_webhook_deliveries_total webhook attempts by outcome "
+                        "(this instance): delivered, retried (to be tried again), failed (given "
+                        "up)\n"
+                        "# TYPE pushgate_webhook_deliveries_total counter\n"
+                        "pushgate_webhook_deliveries_total{outcome=\"delivered\"} %llu\n"
+                        "pushgate_webhook_deliveries_total{outcome=\"retried\"} %llu\n"
+                        "pushgate_webhook_deliveries_total{outcome=\"failed\"} %llu\n",
+                        webhook_counts[METRICS_WEBHOOK_DELIVERED],
+                        webhook_counts[METRICS_WEBHOOK_RETRIED],
+                        webhook_counts[METRICS_WEBHOOK_FAILED]);
+}

@@ -19,9 +19,14 @@ void metrics_decision_latency(double seconds);
 void metrics_poll(bool read);
 void metrics_free(void);
 
+/* A webhook attempt's outcome (mail/webhooks.c). */
+enum metrics_webhook { METRICS_WEBHOOK_DELIVERED, METRICS_WEBHOOK_RETRIED, METRICS_WEBHOOK_FAILED };
+void metrics_webhook(enum metrics_webhook outcome);
+
 /* Prometheus text (HELP, TYPE and samples) appended to b. */
 void metrics_write_requests(struct evbuffer *b);
 void metrics_write_polls(struct evbuffer *b);
 void metrics_write_latency(struct evbuffer *b);
+void metrics_write_webhooks(struct evbuffer *b);
 
 #endif

@@ -1,11 +1,17 @@
 #include "appsecret.h"
 #include "audit.h"
 #include "cli.h"
+#include "keys.h"
 #include "log.h"
 #include "migrate.h"
 #include "protocol/token.h"
+#include "whsig.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdbool.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,17 +93,18 @@ static int app_create(PGconn *pg, const char *name)
 static int app_list(PGconn *pg)
 {
     PGresult *r = run(pg,
-                      "SELECT id, name, status, rfc3339(created_at) FROM applications "
+                      "SELECT id, name, status, rfc3339(created_at), webhook_url FROM applications "
                       "ORDER BY created_at, id",
                       0, NULL);
     if (!r)
         return 1;
     json_t *arr = json_array();
     for (int i = 0; i < PQntuples(r); i++)
-        json_array_append_new(arr,
-                              json_pack("{s:s, s:s, s:s, s:s}", "applicationId",
-                                        PQgetvalue(r, i, 0), "name", PQgetvalue(r, i, 1), "status",
-                                        PQgetvalue(r, i, 2), "createdAt", PQgetvalue(r, i, 3)));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:s, s:o}", "applicationId", PQgetvalue(r, i, 0),
+                           "name", PQgetvalue(r, i, 1), "status", PQgetvalue(r, i, 2), "createdAt",
+                           PQgetvalue(r, i, 3), "webhookUrl",
+                           PQgetisnull(r, i, 4) ? json_null() : json_string(PQgetvalue(r, i, 4))));
     PQclear(r);
     print_json(arr);
     return 0;
@@ -142,11 +149,97 @@ static int app_disable(PGconn *pg, const char *id)
     return 0;
 }
 
+/* http:// or https:// with a host, nothing else (curl's URL parser: what the
+ * deliverer will use), at most 2000 bytes. */
+static bool webhook_url_ok(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    bool ok = u && strlen(url) <= 2000 && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] &&
+              (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "https"));
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+/* Sets (url) or clears (NULL) the webhook through app_webhook_set (sql/040). */
+static int webhook_store(PGconn *pg, const char *id, const char *url, const char *sealed)
+{
+    const char *p[] = {id, url, sealed};
+    PGresult *r = run(pg, "SELECT app_webhook_set($1, $2, $3::bytea)", 3, p);
+    if (!r)
+        return 1;
+    int found = !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    if (!found)
+        fprintf(stderr, "pushgated: no application with id %s\n", id);
+    return found ? 0 : 1;
+}
+
+/* A new URL gets a new secret, shown this once, stored sealed (whsig.h). */
+static int app_webhook_set(PGconn *pg, const struct config *cfg, const char *id, const char *url)
+{
+    unsigned char master[KEYS_MASTER_LEN], raw[WHSIG_SECRET_LEN];
+    char err[256], text[WHSIG_SECRET_TEXT];
+    if (keys_load_master(cfg->key_file, master, err, sizeof err) < 0) {
+        fprintf(stderr, "pushgated: %s\n", err);
+        return 1;
+    }
+    char *sealed =
+        whsig_secret_new(raw, text) == 0 ? whsig_seal(master, id, raw, sizeof raw) : NULL;
+    OPENSSL_cleanse(master, sizeof master);
+    OPENSSL_cleanse(raw, sizeof raw);
+    int rc = 1;
+    if (!sealed)
+        fprintf(stderr, "pushgated: cannot make the webhook secret\n");
+    else if ((rc = webhook_store(pg, id, url, sealed)) == 0)
+        print_json(json_pack("{s:s, s:s, s:s}", "applicationId", id, "webhookUrl", url,
+                             "webhookSecret", text));
+    free(sealed);
+    OPENSSL_cleanse(text, sizeof text);
+    return rc;
+}
+
+static int app_webhook_clear(PGconn *pg, const char *id)
+{
+    if (webhook_store(pg, id, NULL, NULL))
+        return 1;
+    print_json(json_pack("{s:s, s:n}", "applicationId", id, "webhookUrl"));
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: pushgated app create --name NAME | app list | "
-                    "app rotate-secret APP_ID | app disable APP_ID\n");
+                    "app rotate-secret APP_ID | app disable APP_ID | "
+                    "app webhook APP_ID (--url URL | --clear)\n");
     return 2;
+}
+
+/* argv: app webhook APP_ID --url URL | --url=URL | --clear */
+static int cli_app_webhook(const struct config *cfg, int argc, char **argv)
+{
+    const char *url = NULL;
+    bool clear = argc == 4 && !strcmp(argv[3], "--clear");
+    if (argc == 5 && !strcmp(argv[3], "--url"))
+        url = argv[4];
+    else if (argc == 4 && !strncmp(argv[3], "--url=", 6))
+        url = argv[3] + 6;
+    else if (!clear)
+        return usage();
+    if (url && !webhook_url_ok(url)) {
+        fprintf(stderr, "pushgated: --url must be an http:// or https:// URL with a host\n");
+        return 2;
+    }
+    PGconn *pg = cli_connect(cfg);
+    if (!pg)
+        return 1;
+    int rc = url ? app_webhook_set(pg, cfg, argv[2], url) : app_webhook_clear(pg, argv[2]);
+    PQfinish(pg);
+    return rc;
 }
 
 /* argv[0] is "app" */
@@ -156,6 +249,8 @@ int cli_app(const struct config *cfg, int argc, char **argv)
         return usage();
     const char *sub = argv[1];
     const char *name = NULL;
+    if (!strcmp(sub, "webhook"))
+        return cli_app_webhook(cfg, argc, argv);
     if (!strcmp(sub, "create")) {
         if (argc == 4 && !strcmp(argv[2], "--name"))
             name = argv[3];

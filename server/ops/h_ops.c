@@ -66,6 +66,7 @@ static struct dbshared db_counts = {
     .sql = "SELECT CASE WHEN status = 'pending' AND expires_at <= now() THEN 'expired' "
            "ELSE status END, count(*) FROM auth_requests GROUP BY 1 "
            "UNION ALL SELECT 'outbox', count(*) FROM outbox WHERE status = 'queued' "
+           "UNION ALL SELECT 'webhooks', count(*) FROM webhook_events WHERE status = 'queued' "
            "UNION ALL SELECT 'sent:' || application_id, sent FROM mfa_send_budget "
            "WHERE hour = mfa_budget_hour() "
            "UNION ALL SELECT 'refused:' || application_id, refused FROM mfa_send_budget "
@@ -82,7 +83,8 @@ static void emit_db(struct evbuffer *b, const PGresult *res)
     evbuffer_add_printf(b, "# HELP pushgate_auth_requests requests by outcome (database)\n"
                            "# TYPE pushgate_auth_requests gauge\n");
     for (int i = 0; i < PQntuples(res); i++)
-        if (strcmp(PQgetvalue(res, i, 0), "outbox") != 0 && !is_budget_row(PQgetvalue(res, i, 0)))
+        if (strcmp(PQgetvalue(res, i, 0), "outbox") != 0 &&
+            strcmp(PQgetvalue(res, i, 0), "webhooks") != 0 && !is_budget_row(PQgetvalue(res, i, 0)))
             evbuffer_add_printf(b, "pushgate_auth_requests{outcome=\"%s\"} %s\n",
                                 PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
     for (int i = 0; i < PQntuples(res); i++)
@@ -91,6 +93,14 @@ static void emit_db(struct evbuffer *b, const PGresult *res)
                                 "# HELP pushgate_outbox_depth mails waiting to be sent\n"
                                 "# TYPE pushgate_outbox_depth gauge\n"
                                 "pushgate_outbox_depth %s\n",
+                                PQgetvalue(res, i, 1));
+    for (int i = 0; i < PQntuples(res); i++)
+        if (strcmp(PQgetvalue(res, i, 0), "webhooks") == 0)
+            evbuffer_add_printf(b,
+                                "# HELP pushgate_webhook_queue_depth webhook events waiting to "
+                                "be delivered (database)\n"
+                                "# TYPE pushgate_webhook_queue_depth gauge\n"
+                                "pushgate_webhook_queue_depth %s\n",
                                 PQgetvalue(res, i, 1));
 }
 
@@ -147,6 +157,7 @@ static void on_scrape(struct req *r, enum db_status st, const PGresult *res)
     metrics_write_requests(b);
     emit_gauges(b, r->srv, st == DB_OK);
     metrics_write_latency(b);
+    metrics_write_webhooks(b);
     if (st == DB_OK)
         emit_db(b, res);
     emit_budget(b, r->srv, st == DB_OK ? res : NULL);
