@@ -45,6 +45,8 @@ struct config {
     int auth_failure_limit;   /* PUSHGATE_AUTH_FAILURE_LIMIT, 1..100000, default 20 */
     int auth_failure_window;  /* PUSHGATE_AUTH_FAILURE_WINDOW_SECONDS, 1..86400, default 300 */
     int mfa_send_budget;      /* PUSHGATE_MFA_SEND_BUDGET_PER_HOUR, 1..10000000, default 1000 */
+    int max_held;             /* PUSHGATE_MAX_HELD, 1..10000000, default 50000 (io/hold.h) */
+    int max_held_per_app;     /* PUSHGATE_MAX_HELD_PER_APP, 1..10000000, default 10000 */
 };
 
 /* The statement_timeout of every server connection (server/io/db.c): no transaction

@@ -33,6 +33,8 @@ static struct connguard *guard;
 
 static void req_free(struct req *r)
 {
+    if (r->on_free)
+        r->on_free(r);
     r->srv->inflight--;
     for (int i = 0; i < HTTP_MAX_PARAMS; i++)
         free(r->params[i]);

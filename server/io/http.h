@@ -41,6 +41,7 @@ struct req {
     char *device_id;          /* a verified device (devproof.c) */
     char *device_jti;         /* its proof's jti, when the handler claims it (AUTH_DEVICE_JTI) */
     struct timespec received; /* CLOCK_MONOTONIC at arrival */
+    void (*on_free)(struct req *r); /* called as r is freed (hold.c: gives back its place) */
 };
 
 /* What http_start wires in (serve.c). */
