@@ -106,7 +106,7 @@ class ProcessCap(CapsBase):
         m = self.metrics()
         self.assertEqual(m["pushgate_held_limit{scope=\"process\"}"], 5, m)
         long_waits = [POOL.submit(self.wait, rid, 50) for _ in range(4)]
-        short = POOL.submit(self.wait, rid, 2)
+        short = POOL.submit(self.wait, rid, 5)
         self.await_places(5)
         # the sixth: a wait, a device poll, a held POST /auth (which creates nothing)
         self.assertRefused(self.wait(rid, 30), 503, "unavailable")
