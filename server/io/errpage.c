@@ -41,31 +41,21 @@ struct errpage {
 };
 
 /* Counts the head from offset off of the input buffer on (until its end, or until it is
- * known to be too long). */
+ * known to be too long). Reads with evbuffer_peek: nothing is copied. */
 static void scan_from(struct errpage *e, struct evbuffer *in, size_t off)
 {
-    /* evbuffer_ptr_set fails for offset 0 when the first chain is an empty one left by
-     * a drain (libevent 2.1): a NULL position means the start */
     struct evbuffer_ptr at;
-    if (off > 0 && evbuffer_ptr_set(in, &at, off, EVBUFFER_PTR_SET) < 0)
-        return;
     struct evbuffer_iovec v[8];
     while (!e->scan.done && e->scan.bytes <= HTTPCHECK_MAX_HEAD) {
-        int n = evbuffer_peek(in, -1, off > 0 ? &at : NULL, v, 8);
-        size_t seen = 0;
+        if (evbuffer_ptr_set(in, &at, off, EVBUFFER_PTR_SET) < 0)
+            return;
+        int n = evbuffer_peek(in, -1, &at, v, 8);
         for (int i = 0; i < n && i < 8 && !e->scan.done; i++) {
             httpcheck_head_scan(&e->scan, v[i].iov_base, v[i].iov_len);
-            seen += v[i].iov_len;
+            off += v[i].iov_len;
         }
         if (n <= 8)
             return;
-        if (off == 0) { /* from here on a position inside the data */
-            off = seen;
-            if (evbuffer_ptr_set(in, &at, off, EVBUFFER_PTR_SET) < 0)
-                return;
-        } else if (evbuffer_ptr_set(in, &at, seen, EVBUFFER_PTR_ADD) < 0) {
-            return;
-        }
     }
 }
 
@@ -178,10 +168,10 @@ static void rewrite(struct errpage *e, struct evbuffer *out)
 static size_t copy_at(struct evbuffer *buf, size_t off, char *to, size_t n)
 {
     struct evbuffer_ptr at;
-    if (off > 0 && evbuffer_ptr_set(buf, &at, off, EVBUFFER_PTR_SET) < 0)
+    if (evbuffer_ptr_set(buf, &at, off, EVBUFFER_PTR_SET) < 0)
         return 0;
     struct evbuffer_iovec v[4];
-    int k = evbuffer_peek(buf, (ev_ssize_t)n, off > 0 ? &at : NULL, v, 4);
+    int k = evbuffer_peek(buf, (ev_ssize_t)n, &at, v, 4);
     size_t got = 0;
     for (int i = 0; i < k && i < 4 && got < n; i++) {
         size_t c = v[i].iov_len < n - got ? v[i].iov_len : n - got;
