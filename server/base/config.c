@@ -215,6 +215,20 @@ const struct config_var config_vars[] = {
      .type = CONFIG_STRING,
      FIELD(tls_key),
      .doc = "PEM private key of PUSHGATE_TLS_CERT"},
+    {.name = "PUSHGATE_MAX_HELD",
+     .type = CONFIG_INT,
+     .min = 1,
+     .max = 10000000,
+     .def = "50000",
+     FIELD(max_held),
+     .doc = "held requests (auth and device polls) per process; beyond: 503"},
+    {.name = "PUSHGATE_MAX_HELD_PER_APP",
+     .type = CONFIG_INT,
+     .min = 1,
+     .max = 10000000,
+     .def = "10000",
+     FIELD(max_held_per_app),
+     .doc = "held POST /auth and GET /auth/{id}?wait per application per process; beyond: 429"},
 };
 const size_t config_nvars = sizeof config_vars / sizeof *config_vars;
 

@@ -13,6 +13,7 @@ static const struct {
     {410, "Gone"},
     {413, "Content Too Large"},
     {415, "Unsupported Media Type"},
+    {417, "Expectation Failed"},
     {422, "Unprocessable Content"},
     {423, "Locked"},
     {429, "Too Many Requests"},

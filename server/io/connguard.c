@@ -1,6 +1,7 @@
 #include "connguard.h"
 
 #include "alloc.h"
+#include "errpage.h"
 #include "hmap.h"
 #include "listenguard.h"
 #include "log.h"
@@ -25,6 +26,7 @@ struct conn {
     struct evhttp_connection *evcon;
     struct event *deadline;
     struct event *first_byte; /* readable while no request is on its way: arms deadline */
+    struct errpage *errpage;  /* libevent's error pages as problem+json (errpage.h) */
     bool per_address;         /* counted in g->by_addr under addr */
     bool no_tls;              /* lim.new_bev made no bufferevent: close it */
     char key[24];             /* evcon as "%p": g->by_evcon */
@@ -107,6 +109,7 @@ static void forget(struct conn *c)
         listenguard_set_full(g->listener, false, NULL);
     event_free(c->deadline);
     event_free(c->first_byte);
+    errpage_detach(c->errpage);
     free(c);
 }
 
@@ -164,7 +167,9 @@ static void admit(struct connguard *g, struct conn *c, struct addrcount *ac)
         listenguard_set_full(g->listener, true, g->cap_name);
     hmap_add(g->by_evcon, c->key, c);
     c->deadline = evtimer_new(g->base, on_deadline, c);
-    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(c->evcon));
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+    c->errpage = errpage_attach(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
     c->first_byte = event_new(g->base, fd, EV_READ, on_first_byte, c);
     event_add(c->first_byte, NULL);
     evhttp_connection_set_closecb(c->evcon, on_close, c);
@@ -186,6 +191,8 @@ static void adopt_one(struct connguard *g, struct conn *c)
     struct conn *stale = hmap_get(g->by_evcon, c->key);
     if (stale) { /* never seen: evhttp calls on_close for every connection it frees */
         log_kv(LOG_ERROR, "connguard: a freed connection was not reported", NULL);
+        errpage_drop(stale->errpage); /* its bufferevent went with it */
+        stale->errpage = NULL;
         forget(stale);
     }
     bool loopback = peer_key(evhttp_connection_get_addr(c->evcon), c->addr, sizeof c->addr);
@@ -311,8 +318,10 @@ void connguard_request_arrived(struct connguard *g, struct evhttp_connection *ev
 void connguard_answer_sent(struct connguard *g, struct evhttp_connection *evcon)
 {
     struct conn *c = g && evcon ? lookup(g, evcon) : NULL;
-    if (c)
+    if (c) {
         event_add(c->first_byte, NULL);
+        errpage_next_request(c->errpage);
+    }
 }
 
 void connguard_set_listener(struct connguard *g, struct listenguard *lg)

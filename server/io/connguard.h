@@ -22,7 +22,9 @@
  * It learns of each connection through evhttp's bufferevent callback (evhttp_set_bevcb),
  * and finds evhttp's connection as the bufferevent's callback argument once evhttp has
  * set it up (libevent 2.1: bufferevent_getcb's cbarg is the evhttp_connection); the close
- * callback tells it a connection is gone. Single-threaded; one guard per evhttp. */
+ * callback tells it a connection is gone. Each counted connection also gets errpage.h's
+ * watch (libevent's own error pages as problem+json). Single-threaded; one guard per
+ * evhttp. */
 #ifndef PUSHGATE_CONNGUARD_H
 #define PUSHGATE_CONNGUARD_H
 

@@ -32,6 +32,24 @@ struct hold {
 
 TAILQ_HEAD(hold_list, hold);
 
+/* srv->holds: the list first (the walks cast srv->holds to it), then the places. */
+struct hold_core {
+    struct hold_list list;
+    size_t used;          /* places taken (hold_admit) */
+    struct hmap *per_app; /* application id -> struct app_places */
+    unsigned long long refused_process, refused_app;
+    time_t last_refusal_log;
+};
+
+struct app_places {
+    size_t n;
+};
+
+static struct hold_core *core_of(const struct server *srv)
+{
+    return srv->holds;
+}
+
 static const char *const state_names[] = {
     [HOLD_IDLE] = "idle",
     [HOLD_READING] = "reading",
@@ -65,19 +83,113 @@ static void hold_set_state(struct hold *h, enum hold_state to)
 
 void hold_init(struct server *srv)
 {
-    srv->holds = xcalloc(1, sizeof(struct hold_list));
-    TAILQ_INIT((struct hold_list *)srv->holds);
+    struct hold_core *c = xcalloc(1, sizeof *c);
+    TAILQ_INIT(&c->list);
+    c->per_app = hmap_new();
+    srv->holds = c;
     srv->waiters = hmap_new();
     srv->polls = hmap_new();
+}
+
+static void free_value(void *v, void *arg)
+{
+    (void)arg;
+    free(v);
 }
 
 void hold_free(struct server *srv)
 {
     hmap_free(srv->waiters);
     hmap_free(srv->polls);
+    if (srv->holds) {
+        hmap_each(core_of(srv)->per_app, free_value, NULL);
+        hmap_free(core_of(srv)->per_app);
+    }
     free(srv->holds);
     srv->waiters = srv->polls = NULL;
     srv->holds = NULL;
+}
+
+/* r's end gives its place back (no-op once hold_free has run: a request answered
+ * after the stop). */
+static void give_back(struct req *r)
+{
+    struct hold_core *c = core_of(r->srv);
+    if (c)
+        c->used--;
+}
+
+static void give_back_app(struct req *r)
+{
+    give_back(r);
+    struct hold_core *c = core_of(r->srv);
+    struct app_places *a = c ? hmap_get(c->per_app, r->app_id) : NULL;
+    if (a && --a->n == 0) {
+        hmap_remove(c->per_app, r->app_id, a);
+        free(a);
+    }
+}
+
+/* 503 or 429 with Retry-After; one warning per second at most (a full server
+ * refuses thousands). */
+void hold_refuse(struct req *r, enum hold_admission why)
+{
+    struct hold_core *c = core_of(r->srv);
+    bool app = why == HOLD_APP_FULL;
+    time_t now = time(NULL);
+    if (now != c->last_refusal_log) {
+        c->last_refusal_log = now;
+        if (app)
+            log_kv(LOG_WARN, "held request refused", "reason", "application", "applicationId",
+                   r->app_id, NULL);
+        else
+            log_kv(LOG_WARN, "held request refused", "reason", "process", NULL);
+    }
+    if (app) {
+        c->refused_app++;
+        return http_problem_retry(r, 429, "rate_limited",
+                                  "this application holds as many requests as it may here", 1);
+    }
+    c->refused_process++;
+    http_problem_retry(r, 503, "unavailable", "the server holds as many requests as it may", 1);
+}
+
+enum hold_admission hold_try_admit(struct req *r, bool per_app)
+{
+    struct hold_core *c = core_of(r->srv);
+    if (r->on_free == give_back || r->on_free == give_back_app)
+        return HOLD_ADMITTED; /* a POST /auth admitted before its create, now held (a replay) */
+    per_app = per_app && r->app_id;
+    struct app_places *a = per_app ? hmap_get(c->per_app, r->app_id) : NULL;
+    if (a && a->n >= (size_t)r->srv->cfg->max_held_per_app)
+        return HOLD_APP_FULL;
+    if (c->used >= (size_t)r->srv->cfg->max_held)
+        return HOLD_FULL;
+    if (per_app && !a) {
+        a = xcalloc(1, sizeof *a);
+        hmap_add(c->per_app, r->app_id, a);
+    }
+    if (a)
+        a->n++;
+    c->used++;
+    r->on_free = per_app ? give_back_app : give_back;
+    return HOLD_ADMITTED;
+}
+
+bool hold_admit(struct req *r, bool per_app)
+{
+    enum hold_admission a = hold_try_admit(r, per_app);
+    if (a != HOLD_ADMITTED)
+        hold_refuse(r, a);
+    return a == HOLD_ADMITTED;
+}
+
+void hold_places_get(const struct server *srv, struct hold_places *out)
+{
+    const struct hold_core *c = core_of(srv);
+    out->used = c->used;
+    out->refused_process = c->refused_process;
+    out->refused_app = c->refused_app;
 }
 
 static long ms_left(const struct hold *h)

@@ -61,6 +61,30 @@ struct hold_kind {
     void (*release)(struct hold *h); /* optional: free the client's own fields */
 };
 
+/* Places (api.md 10). A request that is going to be held takes a place before
+ * anything of its own is written (a POST /auth before its request exists), and
+ * keeps it until it is answered or dropped, whichever way (struct req's
+ * on_free gives it back), so requests on their way to a hold count too and a
+ * burst cannot overshoot. At most cfg->max_held places per process: beyond,
+ * 503 unavailable; with per_app, at most cfg->max_held_per_app of them for
+ * r->app_id: beyond, 429 rate_limited (checked first: the application's own
+ * share is the more precise answer). Both with Retry-After. False when r was
+ * refused (and answered: the caller returns); true when it has its place
+ * (again true, without a second place, when it already had one). */
+bool hold_admit(struct req *r, bool per_app);
+/* The same in two steps, for a caller that first looks whether it must hold at
+ * all (a device poll that has challenges is answered at once, cap or not). */
+enum hold_admission { HOLD_ADMITTED, HOLD_FULL, HOLD_APP_FULL };
+enum hold_admission hold_try_admit(struct req *r, bool per_app); /* answers nothing */
+void hold_refuse(struct req *r, enum hold_admission why);        /* counts; 503 or 429 */
+
+/* For /metrics (h_ops.c). */
+struct hold_places {
+    size_t used;                                     /* places taken now */
+    unsigned long long refused_process, refused_app; /* since the start */
+};
+void hold_places_get(const struct server *srv, struct hold_places *out);
+
 /* Creates srv->holds and the kinds' maps; hold_free frees them. */
 void hold_init(struct server *srv);
 void hold_free(struct server *srv);

@@ -16,6 +16,7 @@
 
 #include <sys/queue.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 #include <stdio.h>
@@ -30,12 +31,24 @@
 #define EVHTTP_HARD_BODY_CAP (256 * 1024)
 #define HTTP_TIMEOUT_S 30
 
+_Static_assert(HTTP_MAX_HEAD == HTTPCHECK_MAX_HEAD, "errpage.c counts heads against evhttp's cap");
+
+/* libevent 2.1's type of a request whose method it does not know (http-internal.h's
+ * EVHTTP_REQ_UNKNOWN_, not in its public headers). Allowed, such a request reaches the
+ * router like any other (405 with Allow, or 404) instead of evhttp's own HTML 501. */
+#if LIBEVENT_VERSION_NUMBER >= 0x02020000
+#error "libevent 2.2 changed the method bits: review EVHTTP_REQ_UNKNOWN and errpage.c"
+#endif
+#define EVHTTP_REQ_UNKNOWN (1u << 15)
+
 static struct http_routing routing; /* one server per process */
 static struct connguard *guard;
 static struct netmask_list trusted; /* PUSHGATE_TRUSTED_PROXIES; empty: none */
 
 static void req_free(struct req *r)
 {
+    if (r->on_free)
+        r->on_free(r);
     r->srv->inflight--;
     for (int i = 0; i < HTTP_MAX_PARAMS; i++)
         free(r->params[i]);
@@ -79,6 +92,12 @@ static void on_sent(struct evhttp_request *ev, void *arg)
  * included, and no body. */
 static struct evbuffer *head_only(struct req *r, int status, struct evbuffer *buf)
 {
+    if (r->method == EVHTTP_REQ_CONNECT) { /* evhttp 2.1 writes no length for a CONNECT's
+                                              answer (a tunnel's, it assumes): ours is HTTP */
+        char len[24];
+        snprintf(len, sizeof len, "%zu", buf ? evbuffer_get_length(buf) : 0);
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Length", len);
+    }
     if (r->method != EVHTTP_REQ_HEAD)
         return buf;
     if (status != 204 && status != 304 && status >= 200) {
@@ -320,7 +339,8 @@ static int check_framing(struct req *r)
     TAILQ_FOREACH(kv, h, next)
     f[n++] = (struct httpcheck_field){kv->key, kv->value};
     const char *why = NULL;
-    bool unread = r->method == EVHTTP_REQ_HEAD || r->method == EVHTTP_REQ_TRACE;
+    bool unread = r->method == EVHTTP_REQ_HEAD || r->method == EVHTTP_REQ_TRACE ||
+                  r->method == EVHTTP_REQ_UNKNOWN;
     int rc = httpcheck_head(f, n, unread, &why);
     free(f);
     if (rc < 0) {
@@ -412,6 +432,11 @@ static int refuse_stray_body(struct req *r)
 
 static void route_not_found(struct req *r, unsigned allow)
 {
+    if (r->method == EVHTTP_REQ_CONNECT) { /* a tunnel to host:port: no resource of ours */
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", "");
+        http_problem(r, 405, "method_not_allowed", "CONNECT is not supported: not a proxy");
+        return;
+    }
     if (!allow) {
         http_problem(r, 404, "not_found", "no such resource");
         return;
@@ -489,12 +514,13 @@ static void configure(struct evhttp *h)
     evhttp_set_max_headers_size(h, HTTP_MAX_HEAD);
     evhttp_set_max_body_size(h, EVHTTP_HARD_BODY_CAP);
     evhttp_set_timeout(h, HTTP_TIMEOUT_S);
-    /* every method libevent 2.1 parses but CONNECT (authority-form target): the router
-     * answers those it does not serve with 405 + Allow as problem+json; a method
-     * libevent does not know at all still gets its own HTML 501 (docs/http.md) */
+    /* every method, known to libevent or not: the router answers those it does not serve
+     * with 405 + Allow (or 404) as problem+json, where evhttp would send its own HTML 501
+     * (docs/http.md); CONNECT gets 405 (route_not_found) */
     evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                                      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE);
+                                      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+                                      EVHTTP_REQ_UNKNOWN);
     evhttp_set_default_content_type(h, "application/json");
 }
 

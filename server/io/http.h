@@ -42,6 +42,7 @@ struct req {
     char *device_jti;         /* its proof's jti, when the handler claims it (AUTH_DEVICE_JTI) */
     char *client_addr;        /* from a trusted proxy's X-Forwarded-For, else NULL */
     struct timespec received; /* CLOCK_MONOTONIC at arrival */
+    void (*on_free)(struct req *r); /* called as r is freed (hold.c: gives back its place) */
 };
 
 /* What http_start wires in (serve.c). */

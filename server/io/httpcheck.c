@@ -100,3 +100,19 @@ bool httpcheck_segment(const char *s, size_t len)
     }
     return true;
 }
+
+size_t httpcheck_head_scan(struct httpcheck_headscan *s, const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && !s->done) {
+        char c = p[i++];
+        if (c == '\n') {
+            s->done = s->line != 2; /* "\n" or "\r\n" alone: the empty line */
+            s->line = 0;
+        } else {
+            s->line = c == '\r' && s->line == 0 ? 1 : 2;
+        }
+    }
+    s->bytes += i;
+    return i;
+}

@@ -35,4 +35,21 @@ int httpcheck_head(const struct httpcheck_field *f, size_t n, bool body_unread, 
  * in a body: a username with them names no user (404 user_not_found). */
 bool httpcheck_segment(const char *s, size_t len);
 
+/* Where a request head ends, as evhttp finds it (lines end at LF, a CR before it is
+ * dropped; the head ends at the first empty line), counted over the bytes as they
+ * arrive, in pieces of any size: errpage.c tells a head evhttp refused for its size
+ * from one it refused as malformed. Zero it at the request's first byte. */
+/* evhttp's max_headers_size (http.c: HTTP_MAX_HEAD, asserted equal). */
+#define HTTPCHECK_MAX_HEAD (16 * 1024)
+
+struct httpcheck_headscan {
+    size_t bytes;       /* of the head so far, line ends included (all of it once done) */
+    unsigned char line; /* 0: at a line's start, 1: a lone CR so far, 2: inside a line */
+    bool done;          /* the empty line has been seen */
+};
+
+/* Feeds n bytes of the stream; returns how many belong to the head (n until done; once
+ * done, 0: the rest is the body or the next request). */
+size_t httpcheck_head_scan(struct httpcheck_headscan *s, const char *p, size_t n);
+
 #endif

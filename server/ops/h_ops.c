@@ -4,6 +4,7 @@
 #include "dbshared.h"
 #include "h_ops.h"
 #include "hmap.h"
+#include "hold.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "server.h"
@@ -104,6 +105,30 @@ static void emit_db(struct evbuffer *b, const PGresult *res)
                                 PQgetvalue(res, i, 1));
 }
 
+/* The caps on held requests (api.md 10, io/hold.h) and their refusals. */
+static void emit_places(struct evbuffer *b, const struct server *srv)
+{
+    struct hold_places p;
+    hold_places_get(srv, &p);
+    evbuffer_add_printf(b,
+                        "# HELP pushgate_held_limit held requests allowed per process, and per "
+                        "application per process\n"
+                        "# TYPE pushgate_held_limit gauge\n"
+                        "pushgate_held_limit{scope=\"process\"} %d\n"
+                        "pushgate_held_limit{scope=\"application\"} %d\n"
+                        "# HELP pushgate_held_places places taken: held requests and those "
+                        "on their way to a hold\n"
+                        "# TYPE pushgate_held_places gauge\n"
+                        "pushgate_held_places %zu\n"
+                        "# HELP pushgate_held_refused_total requests refused a hold: 503 "
+                        "(process) or 429 (application)\n"
+                        "# TYPE pushgate_held_refused_total counter\n"
+                        "pushgate_held_refused_total{reason=\"process\"} %llu\n"
+                        "pushgate_held_refused_total{reason=\"application\"} %llu\n",
+                        srv->cfg->max_held, srv->cfg->max_held_per_app, p.used, p.refused_process,
+                        p.refused_app);
+}
+
 /* Held requests now, whether the database answered, and group commit. */
 static void emit_gauges(struct evbuffer *b, struct server *srv, bool db_ok)
 {
@@ -114,6 +139,7 @@ static void emit_gauges(struct evbuffer *b, struct server *srv, bool db_ok)
                         "pushgate_held_requests{kind=\"device_poll\"} %zu\n"
                         "# TYPE pushgate_db_up gauge\npushgate_db_up %d\n",
                         hmap_count(srv->waiters), hmap_count(srv->polls), db_ok);
+    emit_places(b, srv);
     metrics_write_polls(b);
     unsigned long long batches = 0, batched = 0;
     db_batch_stats(srv->db, &batches, &batched);

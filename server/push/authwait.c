@@ -89,8 +89,15 @@ static const struct hold_kind waiter_kind = {
     .release = on_release,
 };
 
+bool authwait_admit(struct req *r)
+{
+    return hold_admit(r, r->caller == CALLER_APP);
+}
+
 void authwait_hold(struct req *r, const char *request_id, long wait_ms)
 {
+    if (wait_ms > 0 && !authwait_admit(r))
+        return; /* refused: answered */
     /* registered before reading: no decision slips between */
     struct hold *h = hold_new(r, &waiter_kind, request_id, wait_ms);
     waiter_of(h)->app = r->caller == CALLER_APP ? xstrdup(r->app_id) : NULL;

@@ -14,6 +14,13 @@
 
 struct server;
 
+/* A place for r, which is going to be held (io/hold.h hold_admit: the process's
+ * cap, and the application's when an application calls): false when refused,
+ * then r is answered (503 or 429). POST /auth takes it before creating its
+ * request; authwait_hold takes one itself for a wait above 0 (a request that
+ * has one keeps it). */
+bool authwait_admit(struct req *r);
+
 /* GET /auth/{id}?wait: holds r until the request leaves pending or wait_ms
  * pass (404 when it is not the caller's). Registers, then reads, so nothing
  * that happens in between is missed. */

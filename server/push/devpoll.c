@@ -213,8 +213,16 @@ static void reply_challenges(struct hold *h, PGresult *res)
     free(device_id);
 }
 
+/* A poll's own fields. */
+struct poll {
+    bool no_place; /* the process's cap is reached: read once, 503 if nothing is pending */
+};
+
 static void reply_empty(struct hold *h)
 {
+    struct poll *p = hold_data(h);
+    if (p->no_place)
+        return hold_refuse(hold_end(h), HOLD_FULL);
     http_reply_json(hold_end(h), 200, json_pack("{s:[]}", "challenges"));
 }
 
@@ -247,6 +255,7 @@ static void on_timeout(struct hold *h)
 /* SIGTERM: a device should reconnect (to another instance) at once. */
 static const struct hold_kind poll_kind = {
     .id = HOLD_DEVICE_POLL,
+    .data_size = sizeof(struct poll),
     .sql = "SELECT * FROM device_challenges($1)",
     .nparams = 1,
     .rows = on_rows,
@@ -255,9 +264,15 @@ static const struct hold_kind poll_kind = {
 
 void devpoll_start(struct req *r, long wait_ms)
 {
-    /* registered before reading (or not reading): a wake-up still reaches it */
-    struct hold *h = hold_new(r, &poll_kind, r->device_id, wait_ms);
+    /* a poll that may wait takes a place; without one it still gets what is pending
+     * (the answers to held requests must get through a full server) */
+    bool no_place = wait_ms > 0 && hold_try_admit(r, false) != HOLD_ADMITTED;
     bool known_empty = devknown_empty(r->srv->known, r->device_id);
+    if (no_place && known_empty)
+        return hold_refuse(r, HOLD_FULL);
+    /* registered before reading (or not reading): a wake-up still reaches it */
+    struct hold *h = hold_new(r, &poll_kind, r->device_id, no_place ? 0 : wait_ms);
+    ((struct poll *)hold_data(h))->no_place = no_place;
     metrics_poll(!known_empty);
     if (!known_empty)
         return hold_read(h);

@@ -18,7 +18,9 @@
 
 struct server;
 
-/* r->device_id is the verified device. */
+/* r->device_id is the verified device. A poll with wait_ms above 0 first takes
+ * a place (io/hold.h, the process's cap). Without one it is answered at once:
+ * its pending challenges, or 503 (Retry-After) when it has none. */
 void devpoll_start(struct req *r, long wait_ms);
 void devpoll_wake(struct server *srv, const char *device_id);
 void devpoll_wake_all(struct server *srv);

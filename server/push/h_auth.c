@@ -208,6 +208,9 @@ void h_auth_create(struct req *r)
     if (idem < 0)
         return;
     default_ip_address(r, &in);
+    /* a held call takes its place before its request exists: refused, nothing is written */
+    if (!in.async && !authwait_admit(r))
+        return;
     char *id = token_new_id("q_", 12);
     char *ctx = in.context ? json_dumps(in.context, JSON_COMPACT) : NULL;
     char *tx = in.transaction ? json_dumps(in.transaction, JSON_COMPACT) : NULL;

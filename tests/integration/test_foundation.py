@@ -250,8 +250,8 @@ class Conventions(harness.TestCase):
                 f"x-application-secret: {self.app['applicationSecret']}\r\n\r\n")
         r = self.s.send_raw(head + '{"username": "alice", ', timeout=10)
         # Declared bodies over evhttp's hard cap (256 KiB) are refused by libevent 2.1
-        # itself before any callback of ours runs, with its own text/html 413 page
-        # (2.1 has no error callback; see docs/http.md). Status and survival are ours.
+        # itself before any callback of ours runs; its page is rewritten into problem+json
+        # (server/io/errpage.h; test_http.py LibeventErrors checks the body).
         self.assertEqual(r.status, 413, r)
         self.assertEqual(self.s.request("GET", "/healthz").status, 200)
 

@@ -266,5 +266,124 @@ class Slowloris(harness.TestCase):
         self.assertEqual(r[0], 200, r)
 
 
+class LibeventErrors(harness.TestCase):
+    """What libevent 2.1 refuses before any callback of ours runs (its fixed HTML error
+    page; no error callback in 2.1) comes out as problem+json with the right status
+    (server/io/errpage.h), and methods it does not know, and CONNECT, reach the router
+    (docs/http.md). The server keeps serving afterwards."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.s = cls.class_server()
+
+    def assertProblemAnswer(self, resp, status, code):
+        st, headers, body = resp
+        self.assertEqual(st, status, resp)
+        self.assertEqual(headers.get("content-type"), "application/problem+json", resp)
+        self.assertEqual(headers.get("cache-control"), "no-store", resp)
+        self.assertEqual(int(headers["content-length"]), len(body), resp)
+        problem = json.loads(body)
+        self.assertEqual((problem["status"], problem["code"]), (status, code), problem)
+        for field in ("type", "title", "detail"):
+            self.assertIn(field, problem)
+        return headers
+
+    def assertAlone(self, data, status, code):
+        """data, on a connection of its own, gets one such problem and the connection is
+        closed; then the server still serves."""
+        resps, rest = exchange(self.s.port, data)
+        self.assertEqual(len(resps), 1, resps)
+        headers = self.assertProblemAnswer(resps[0], status, code)
+        self.assertEqual(headers.get("connection", "").lower(), "close", headers)
+        self.assertEqual(rest, b"")
+        self.assertEqual(self.s.request("GET", "/healthz").status, 200)
+
+    def test_a_head_over_16k_is_431(self):
+        big_header = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + "a" * 20000 + "\r\n\r\n"
+        many = ("GET /healthz HTTP/1.1\r\nHost: x\r\n" +
+                "".join(f"x-filler-{i}: {'y' * 200}\r\n" for i in range(100)) + "\r\n")
+        long_line = "GET /" + "p" * 20000 + " HTTP/1.1\r\nHost: x\r\n\r\n"
+        for name, req in (("one header", big_header), ("many headers", many),
+                          ("request line", long_line)):
+            with self.subTest(name):
+                self.assertGreater(len(req), 16 * 1024)
+                self.assertAlone(req, 431, "request_header_fields_too_large")
+
+    def test_a_head_just_under_16k_is_served(self):
+        req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: "
+        req += "a" * (16 * 1024 - len(req) - 8) + "\r\n\r\n"
+        self.assertLessEqual(len(req), 16 * 1024)
+        resps, _ = exchange(self.s.port, req)
+        self.assertEqual([r[0] for r in resps], [200])
+
+    def test_the_second_request_of_a_connection_is_measured_from_its_own_start(self):
+        ok = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + "b" * 9000 + "\r\n\r\n"
+        big = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + "a" * 20000 + "\r\n\r\n"
+        resps, rest = exchange(self.s.port, ok + ok + big)
+        self.assertEqual([r[0] for r in resps], [200, 200, 431], resps)
+        self.assertProblemAnswer(resps[2], 431, "request_header_fields_too_large")
+
+    def test_a_declared_body_over_256k_is_413(self):
+        req = ("POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Content-Length: 307200\r\n\r\n")
+        self.assertAlone(req, 413, "payload_too_large")
+
+    def test_a_chunked_body_growing_past_256k_is_413(self):
+        # eight chunks of 32 KiB are evhttp's cap exactly; the ninth's size line passes it
+        # (nothing is sent after it: every byte sent is read, so the close is clean)
+        req = ("POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n" +
+               ("8000\r\n" + "x" * 0x8000 + "\r\n") * 8 + "8000\r\n")
+        self.assertAlone(req, 413, "payload_too_large")
+
+    def test_other_errors_of_libevent(self):
+        for name, req, status, code in (
+                ("malformed request line", "GARBAGE\r\n\r\n", 400, "invalid_request"),
+                ("header line without a colon", "GET /healthz HTTP/1.1\r\nNoColon\r\n\r\n",
+                 400, "invalid_request"),
+                ("Content-Length not a number", "POST /auth HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: abc\r\n\r\n", 400, "invalid_request"),
+                ("unknown expectation", "POST /auth HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n",
+                 417, "expectation_failed")):
+            with self.subTest(name):
+                self.assertAlone(req, status, code)
+
+    def test_an_error_page_after_a_served_request_on_one_connection(self):
+        resps, rest = exchange(self.s.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                            "GARBAGE\r\n\r\n")
+        self.assertEqual([r[0] for r in resps], [200, 400], resps)
+        self.assertProblemAnswer(resps[1], 400, "invalid_request")
+        self.assertEqual(rest, b"")
+
+    def test_unknown_methods_reach_the_router(self):
+        for method in ("FOO", "PROPFIND", "BREW"):
+            with self.subTest(method=method):
+                resps, rest = exchange(self.s.port, f"{method} /healthz HTTP/1.1\r\nHost: x\r\n"
+                                                    "Connection: close\r\n\r\n")
+                headers = self.assertProblemAnswer(resps[0], 405, "method_not_allowed")
+                self.assertEqual(headers.get("allow"), "GET, HEAD", headers)
+        resps, _ = exchange(self.s.port, "FOO /no/such/thing HTTP/1.1\r\nHost: x\r\n"
+                                         "Connection: close\r\n\r\n")
+        self.assertProblemAnswer(resps[0], 404, "not_found")
+        # libevent reads no body for a method it does not know: a declared one is refused
+        resps, rest = exchange(self.s.port, "FOO /healthz HTTP/1.1\r\nHost: x\r\n"
+                                            "Content-Length: 5\r\n\r\nhello")
+        self.assertEqual(len(resps), 1, resps)
+        self.assertProblemAnswer(resps[0], 400, "invalid_request")
+        self.assertEqual(rest, b"")
+
+    def test_connect_is_405_and_the_connection_stays_http(self):
+        resps, rest = exchange(self.s.port, "CONNECT example.com:443 HTTP/1.1\r\n"
+                                            "Host: example.com:443\r\n\r\n"
+                                            "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                                            "Connection: close\r\n\r\n")
+        self.assertEqual([r[0] for r in resps], [405, 200], resps)
+        headers = self.assertProblemAnswer(resps[0], 405, "method_not_allowed")
+        self.assertEqual(headers.get("allow"), "", headers)
+        self.assertEqual(rest, b"")
+
+
 if __name__ == "__main__":
     harness.main()

@@ -90,6 +90,43 @@ static void segments_are_utf8_text(void **state)
     assert_false(httpcheck_segment("a\0b", 3));
 }
 
+/* The head's length as httpcheck_head_scan finds it, fed in pieces of `step` bytes. */
+static size_t head_len(const char *s, size_t step, bool *done)
+{
+    struct httpcheck_headscan sc = {0};
+    size_t n = strlen(s), total = 0;
+    for (size_t i = 0; i < n; i += step)
+        total += httpcheck_head_scan(&sc, s + i, n - i < step ? n - i : step);
+    assert_int_equal(total, sc.bytes);
+    *done = sc.done;
+    return sc.bytes;
+}
+
+static void head_ends_at_the_first_empty_line(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t len; /* of the head */
+        bool done;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY", 27, true},
+        {"GET / HTTP/1.1\nHost: x\n\nBODY", 24, true}, /* bare LF ends lines too */
+        {"GET / HTTP/1.1\r\nHost: x\n\r\n", 26, true},
+        {"GET / HTTP/1.1\r\nX: a\r\r\n\r\n", 25, true}, /* "\r\r\n" is the line "\r" */
+        {"GET / HTTP/1.1\r\nHost: x\r\n", 25, false},
+        {"GET / HTTP/1.1\r\nHost: x\r\n\r", 26, false},
+        {"\r\nGET / HTTP/1.1\r\n\r\n", 2, true}, /* evhttp refuses an empty first line */
+        {"", 0, false},
+    };
+    for (size_t i = 0; i < N(cases); i++)
+        for (size_t step = 1; step <= 32; step++) {
+            bool done;
+            assert_int_equal(head_len(cases[i].in, step, &done), cases[i].len);
+            assert_int_equal(done, cases[i].done);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -97,6 +134,7 @@ int main(void)
         cmocka_unit_test(framing),
         cmocka_unit_test(no_body_where_evhttp_reads_none),
         cmocka_unit_test(segments_are_utf8_text),
+        cmocka_unit_test(head_ends_at_the_first_empty_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
