@@ -13,6 +13,7 @@ PUSHGATE_RUNTIME_DEPS=(
   postgresql-15 postgresql-client-15
   python3 python3-aiosmtpd python3-cryptography python3-psycopg2
   librsvg2-bin zbar-tools oathtool curl ca-certificates util-linux
+  chromium
 )
 
 # missing_packages PKG...: print those of PKG that are not installed.
@@ -36,6 +37,20 @@ ensure_deps() {
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   mapfile -t missing < <(missing_packages "${PUSHGATE_BUILD_DEPS[@]}" "${PUSHGATE_RUNTIME_DEPS[@]}")
   [ "${#missing[@]}" -eq 0 ] || die "still missing after apt-get install: ${missing[*]}"
+}
+
+# ensure_npm: the repository root's npm devDependencies (package.json, pinned by
+# package-lock.json; the browser tests' playwright-core), installed with `npm ci` unless
+# node_modules/ already matches the lock file. Needs Node.js >= 20 (Debian 12's is 18: use
+# NodeSource's nodejs package).
+ensure_npm() {
+  command -v npm >/dev/null || die "npm not found: install Node.js >= 20 (nodejs)"
+  local have="$PUSHGATE_ROOT/node_modules/.package-lock.json"
+  if [ -f "$have" ] && [ "$have" -nt "$PUSHGATE_ROOT/package-lock.json" ]; then
+    return 0
+  fi
+  say "npm ci (package-lock.json)"
+  (cd "$PUSHGATE_ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
