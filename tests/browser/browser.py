@@ -43,7 +43,11 @@ class Browser:
         for line in self.proc.stderr:
             self.stderr.append(line)
 
-    def call(self, op, timeout=60, **args):
+    def call(self, op, timeout=None, **args):
+        """Runs op in the page; timeout (seconds) is the op's own bound (Playwright's)."""
+        if timeout is not None:
+            args["timeout"] = timeout * 1000
+        timeout = (timeout or 30) + 60  # the driver answers first, with Playwright's error
         self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
         self.proc.stdin.flush()
         try:
@@ -61,7 +65,7 @@ class Browser:
     def close(self):
         if self.proc.poll() is None:
             try:
-                self.call("close", timeout=20)
+                self.call("close")
             except BrowserError:
                 pass
             try:

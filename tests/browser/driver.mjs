@@ -38,6 +38,9 @@ function corruptBody(text) {
   return JSON.stringify(body);
 }
 
+const POLLS = /\/device\/challenges\?/;
+const dropPoll = (route) => route.abort('connectionrefused');
+
 const ops = {
   newPage: (c) => newPage(c),
   goto: async (c) => (await page.goto(c.url, { waitUntil: 'load' }))?.status() ?? null,
@@ -63,13 +66,16 @@ const ops = {
   eval: async (c) => page.evaluate(c.expr),
   screenshot: async (c) => { await page.screenshot({ path: c.path, fullPage: true }); return c.path; },
   corrupt: async () => {
-    await page.route(/\/device\/challenges\?/, async (route) => {
+    await page.route(POLLS, async (route) => {
       const res = await route.fetch();
       await route.fulfill({ response: res, body: corruptBody(await res.text()) });
     });
     return true;
   },
   corrupted: async () => corrupted.slice(),
+  // the server unreachable for the polls, and back
+  offline: async () => { await page.route(POLLS, dropPoll); return true; },
+  online: async () => { await page.unroute(POLLS, dropPoll); return true; },
   console: async () => consoleLog.slice(),
   close: async () => { await browser.close(); process.exit(0); },
 };

@@ -259,6 +259,33 @@ class WebAppTest(harness.TestCase):
             const { listAccounts } = await import('/app/store.js');
             return (await listAccounts()).length; })()"""), 0)
 
+    def test_unreachable_server_is_said_and_polling_resumes(self):
+        user = self.user()
+        self.enroll(user)
+        self.b.call("offline")
+        self.b.call("reload")  # the first poll of the reloaded page fails at once
+        self.b.call("wait", selector="#offline")
+        self.b.call("online")
+        self.b.call("wait", selector="#offline", state="hidden", timeout=60)
+        held = Held(self.s, self.app, {"username": user, "message": "after the outage"})
+        rid = self.pending_id(user)
+        self.b.call("click", selector=f"{self.challenge_sel(rid)} button.approve")
+        self.assertEqual(held.outcome().body["status"], "accepted")
+
+    def test_installable_with_a_service_worker_on_a_desktop(self):
+        self.b.call("newPage", serviceWorkers="allow", viewport={"width": 1280, "height": 800})
+        user = self.user()
+        self.enroll(user)
+        state = self.b.call("eval", expr="navigator.serviceWorker.ready.then((r) => r.active.state)")
+        self.assertIn(state, ("activating", "activated"))
+        self.b.call("reload")  # now served through the worker: the account and polls still work
+        held = Held(self.s, self.app, {"username": user, "message": "with a worker"})
+        rid = self.pending_id(user)
+        self.b.call("screenshot", path=os.path.join(SHOTS, "desktop.png"))
+        self.b.call("click", selector=f"{self.challenge_sel(rid)} button.approve")
+        self.assertEqual(held.outcome().body["status"], "accepted")
+        self.assertNoCspViolation()
+
     def test_paste_link_into_the_app(self):
         user = self.user()
         _, token = self.registration(user)
