@@ -18,7 +18,7 @@ async function newPage(opts = {}) {
   if (context) await context.close();
   context = await browser.newContext({
     serviceWorkers: opts.serviceWorkers || 'block',
-    viewport: opts.viewport || { width: 390, height: 844 },
+    viewport: opts.viewport || { width: 360, height: 740 }, // a small phone
   });
   page = await context.newPage();
   page.on('console', (m) => consoleLog.push({ type: m.type(), text: m.text() }));

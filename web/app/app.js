@@ -1,5 +1,5 @@
 // The web authenticator (api.md 13): enrollment, the account list, and the polls.
-import { HttpError, bindRegistration, deviceCall, getRegistration } from './api.js';
+import { HttpError, bindRegistration, deviceCall, getRegistration, syncClock } from './api.js';
 import { startPolling } from './challenges.js';
 import { $, el, setText } from './dom.js';
 import { newDeviceKey, registrationProof, usableServerKeys } from './proto.js';
@@ -156,6 +156,7 @@ async function main() {
   }
   wire();
   enrollFromFragment();
+  await syncClock();
   window.addEventListener('hashchange', enrollFromFragment);
   await renderAccounts();
   document.body.dataset.ready = 'true';

@@ -41,6 +41,7 @@ function renderChallenge(entry) {
   approve.addEventListener('click', () => answer(entry, 'approve', null, code?.value));
   deny.addEventListener('click', () => answer(entry, 'deny'));
   notMe.addEventListener('click', () => answer(entry, 'deny', 'not_me'));
+  entry.code = code;
   entry.buttons = [approve, deny, notMe, code].filter(Boolean);
   entry.left = el('p', { class: 'time-left' }, timeLeft(entry));
   entry.result = el('p', { class: 'result', role: 'status' });
@@ -59,6 +60,9 @@ function renderChallenge(entry) {
 
 function refreshEmpty() {
   $('no-challenges').hidden = shown.size > 0;
+  // a tab in the background shows in its title that something waits
+  const waiting = [...shown.values()].filter((e) => !e.answered).length;
+  document.title = waiting ? `(${waiting}) pushgate authenticator` : 'pushgate authenticator';
 }
 
 function drop(requestId) {
@@ -69,6 +73,7 @@ function drop(requestId) {
 
 function finish(entry, text, cls) {
   entry.answered = true;
+  refreshEmpty();
   for (const b of entry.buttons) b.disabled = true;
   entry.result.textContent = text;
   entry.result.classList.add(cls);
@@ -91,7 +96,7 @@ async function answer(entry, decision, reason, code) {
     if (e instanceof HttpError && OUTCOME[e.code]) return finish(entry, OUTCOME[e.code], 'gone');
     entry.result.textContent = `Could not send the answer (${e.message}); try again.`;
     for (const b of entry.buttons) b.disabled = false;
-    entry.buttons[0].disabled = entry.buttons.length === 4 && !/^[0-9]{3}$/.test(entry.buttons[3].value);
+    if (entry.code) entry.buttons[0].disabled = !/^[0-9]{3}$/.test(entry.code.value);
   }
 }
 

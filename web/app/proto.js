@@ -19,7 +19,17 @@ export function b64uDecode(text) {
 }
 
 const b64uJson = (value) => b64u(enc.encode(JSON.stringify(value)));
-export const nowSeconds = () => Math.floor(Date.now() / 1000);
+// Proofs carry iat, which the server accepts within 60 s of its own clock (api.md 6.1):
+// a device whose clock is off would be refused every proof. So the time is the server's,
+// as far as its Date headers tell (whole seconds: an offset under 3 s is left alone).
+let clockOffset = 0; // ms to add to Date.now()
+export function serverDate(httpDate) {
+  const t = Date.parse(httpDate || '');
+  if (Number.isNaN(t)) return;
+  const off = t - Date.now();
+  if (Math.abs(off - clockOffset) > 3000) clockOffset = off;
+}
+export const nowSeconds = () => Math.floor((Date.now() + clockOffset) / 1000);
 
 export function randomId(bytes = 18) {
   return b64u(crypto.getRandomValues(new Uint8Array(bytes)));
