@@ -73,6 +73,8 @@ const ops = {
     return true;
   },
   corrupted: async () => corrupted.slice(),
+  // the page's clock off by c.ms (Date, timers keep running)
+  skewClock: async (c) => { await page.clock.install({ time: Date.now() + c.ms }); return true; },
   // the server unreachable for the polls, and back
   offline: async () => { await page.route(POLLS, dropPoll); return true; },
   online: async () => { await page.unroute(POLLS, dropPoll); return true; },

@@ -272,6 +272,15 @@ class WebAppTest(harness.TestCase):
         self.b.call("click", selector=f"{self.challenge_sel(rid)} button.approve")
         self.assertEqual(held.outcome().body["status"], "accepted")
 
+    def test_a_browser_clock_off_by_ten_minutes_still_works(self):
+        self.b.call("skewClock", ms=-600_000)  # proofs allow 60 s; the app uses the server's time
+        user = self.user()
+        self.enroll(user)
+        held = Held(self.s, self.app, {"username": user, "message": "slow clock"})
+        rid = self.pending_id(user)
+        self.b.call("click", selector=f"{self.challenge_sel(rid)} button.approve")
+        self.assertEqual(held.outcome().body["status"], "accepted")
+
     def test_installable_with_a_service_worker_on_a_desktop(self):
         self.b.call("newPage", serviceWorkers="allow", viewport={"width": 1280, "height": 800})
         user = self.user()
