@@ -5,7 +5,10 @@ import { el, $, dl } from './dom.js';
 import { nowSeconds, responseJws, verifyChallenge } from './proto.js';
 
 const POLL_WAIT = 25; // seconds the server may hold a poll
-const shown = new Map(); // requestId -> {account, challenge, node, answered}
+// deviceId/requestId -> {account, challenge, node, answered, sending}: two accounts of one
+// user are two devices, each with its own challenge of one request
+const shown = new Map();
+const keyOf = (account, requestId) => `${account.deviceId}/${requestId}`;
 const sleep = (ms, signal) =>
   new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -47,7 +50,7 @@ function renderChallenge(entry) {
   entry.result = el('p', { class: 'result', role: 'status' });
   return el('li', { class: 'challenge', 'data-request-id': p.requestId, 'aria-labelledby': `h-${p.requestId}` },
     el('h3', { id: `h-${p.requestId}` }, el('span', { class: 'app' }, p.application?.name ?? ''),
-      ': ', el('span', { class: 'kind' }, TYPES[p.type] ?? String(p.type))),
+      ': ', el('span', { class: 'kind' }, TYPES[p.type] ?? 'Request')),
     el('p', {}, 'Account: ', el('strong', { class: 'user' }, p.username ?? '')),
     p.message ? el('p', { class: 'message' }, p.message) : null,
     p.context ? [el('h4', {}, 'Where it comes from'), dl(p.context, 'context')] : null,
@@ -65,9 +68,9 @@ function refreshEmpty() {
   document.title = waiting ? `(${waiting}) pushgate authenticator` : 'pushgate authenticator';
 }
 
-function drop(requestId) {
-  shown.get(requestId)?.node.remove();
-  shown.delete(requestId);
+function drop(key) {
+  shown.get(key)?.node.remove();
+  shown.delete(key);
   refreshEmpty();
 }
 
@@ -77,13 +80,14 @@ function finish(entry, text, cls) {
   for (const b of entry.buttons) b.disabled = true;
   entry.result.textContent = text;
   entry.result.classList.add(cls);
-  setTimeout(() => drop(entry.challenge.payload.requestId), 8000);
+  setTimeout(() => drop(keyOf(entry.account, entry.challenge.payload.requestId)), 8000);
 }
 
 const OUTCOME = { already_decided: 'Already decided elsewhere', expired: 'This request expired' };
 
 async function answer(entry, decision, reason, code) {
-  if (entry.answered) return;
+  if (entry.answered || entry.sending) return;
+  entry.sending = true; // a poll that no longer lists it (just decided) must not drop it
   for (const b of entry.buttons) b.disabled = true;
   const id = entry.challenge.payload.requestId;
   try {
@@ -97,6 +101,8 @@ async function answer(entry, decision, reason, code) {
     entry.result.textContent = `Could not send the answer (${e.message}); try again.`;
     for (const b of entry.buttons) b.disabled = false;
     if (entry.code) entry.buttons[0].disabled = !/^[0-9]{3}$/.test(entry.code.value);
+  } finally {
+    entry.sending = false;
   }
 }
 
@@ -105,8 +111,9 @@ async function answer(entry, decision, reason, code) {
 async function ingest(account, list) {
   const listed = new Set();
   for (const item of list) {
-    listed.add(item.requestId);
-    if (shown.has(item.requestId)) continue;
+    const key = keyOf(account, item.requestId);
+    listed.add(key);
+    if (shown.has(key)) continue;
     let challenge;
     try {
       challenge = await verifyChallenge(account, item.requestId, item.challenge);
@@ -118,11 +125,12 @@ async function ingest(account, list) {
     }
     const entry = { account, challenge, answered: false };
     entry.node = renderChallenge(entry);
-    shown.set(item.requestId, entry);
+    shown.set(key, entry);
     $('challenge-list').append(entry.node);
   }
-  for (const [id, entry] of shown)
-    if (entry.account.deviceId === account.deviceId && !entry.answered && !listed.has(id)) drop(id);
+  for (const [key, entry] of shown)
+    if (entry.account.deviceId === account.deviceId && !entry.answered && !entry.sending && !listed.has(key))
+      drop(key);
   refreshEmpty();
 }
 
