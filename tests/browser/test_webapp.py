@@ -347,6 +347,18 @@ class StaticFilesTest(harness.TestCase):
         self.assertNotIn(" style=", html)
         self.assertNotIn(" on", html.replace(" one", ""))  # no onclick= and the like
 
+    def test_every_file_is_served_as_it_is_in_the_tree_with_no_markup_from_strings(self):
+        web = os.path.join(HERE, "..", "..", "web", "app")
+        for name in sorted(os.listdir(web)):
+            with open(os.path.join(web, name), "rb") as f:
+                data = f.read()
+            r = self.s.request("GET", f"/app/{name}")
+            self.assertEqual((r.status, r.raw), (200, data), name)
+            if name.endswith(".js"):  # values go in as text, and nothing is evaluated
+                for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                               "eval(", "new Function"):
+                    self.assertNotIn(banned.encode(), data, f"{name}: {banned}")
+
     def test_unknown_file_is_a_problem(self):
         for path in ["/app/nope.js", "/app/a/b", "/app/..%2Fmain.c"]:
             r = self.s.request("GET", path)
