@@ -17,6 +17,7 @@ PUSHGATE_RUNTIME_DEPS=(
   python3-jsonschema python3-yaml
   systemd shellcheck # test_package: systemd-analyze verify, the maintainer scripts' lint
   nginx-light
+  chromium
 )
 
 # missing_packages PKG...: print those of PKG that are not installed.
@@ -43,8 +44,9 @@ ensure_deps() {
 }
 
 # ensure_npm: the repo root's pinned npm packages (package-lock.json: @redocly/cli for
-# lint_openapi) in node_modules/, with the machine's Node.js and npm. `npm ci` runs only when
-# package-lock.json changed since the last install (a stamp in node_modules/).
+# lint_openapi, playwright-core for the browser tests) in node_modules/, with the machine's
+# Node.js (>= 20; Debian 12's own 18 is too old for playwright-core) and npm. `npm ci` runs
+# only when package-lock.json changed since the last install (a stamp in node_modules/).
 ensure_npm() {
   local lock="$PUSHGATE_ROOT/package-lock.json" stamp="$PUSHGATE_ROOT/node_modules/.pushgate-lock"
   command -v npm >/dev/null || die "npm is missing (Node.js and npm come with the machine)"

@@ -10,6 +10,7 @@
 #include "h_ops.h"
 #include "h_registration.h"
 #include "h_users.h"
+#include "h_web.h"
 
 #include <event2/http.h>
 
@@ -48,6 +49,9 @@ const struct route routes[] = {
     {POST,   "/users/{}/mfa/backup-codes",   AUTH_APP,          true,  h_mfa_backup_codes},
     {GET,    "/users/{}/mfa/status",         AUTH_APP,          false, h_mfa_status},
     {PUT,    "/users/{}/mfa/requirements",   AUTH_APP,          true,  h_mfa_requirements},
+    {GET,    "/app",                         AUTH_NONE,         false, h_web_redirect},
+    {GET,    "/app/",                        AUTH_NONE,         false, h_web_index},
+    {GET,    "/app/{}",                      AUTH_NONE,         false, h_web_file},
 };
 /* clang-format on */
 const size_t routes_count = sizeof routes / sizeof *routes;

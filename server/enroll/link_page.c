@@ -83,8 +83,15 @@ void link_page_render(struct req *r, PGresult *res)
                   "<p>Account: <strong>%s</strong></p>"
                   "<p>Scan this code with your authenticator app. The link stays valid "
                   "for %s (until %s).</p>%s<p>Or open this link on your phone:<br>"
-                  "<code>%s</code></p></body></html>",
-                  head, app, user, valid, PQgetvalue(res, 0, C_EXPIRES_AT), svg ? svg : "", elink);
+                  "<code>%s</code></p>"
+                  /* the web authenticator (api.md 13) gets the token in the fragment, which
+                   * the browser never sends: /app/'s request carries no secret, and with
+                   * no-referrer this page's URL is not passed on either. Relative, so that
+                   * it holds under a proxy's prefix too. The token is base64url (token_ok). */
+                  "<p><a id=\"use-browser\" href=\"../app/#enroll=%s\">Use this browser as "
+                  "your authenticator</a></p></body></html>",
+                  head, app, user, valid, PQgetvalue(res, 0, C_EXPIRES_AT), svg ? svg : "", elink,
+                  r->params[0]);
     reply_html(r, 200, html);
     free(head);
     free(html);

@@ -113,7 +113,8 @@ static void send_buf(struct req *r, int status, const char *ctype, struct evbuff
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
     if (ctype)
         evhttp_add_header(h, "Content-Type", ctype);
-    evhttp_add_header(h, "Cache-Control", "no-store");
+    if (!evhttp_find_header(h, "Cache-Control")) /* static files set their own (h_web.c) */
+        evhttp_add_header(h, "Cache-Control", "no-store");
     /* evhttp would format a Date of its own for every reply (httpdate.h) */
     evhttp_add_header(h, "Date", httpdate_cached(time(NULL)));
     if (routing.observe)
