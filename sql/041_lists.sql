@@ -26,7 +26,8 @@
 --                                                    (user_id, created_at DESC))
 --                  (created_at, id)                  the admin's list of all
 --   users          (app_id, created_at, id), (created_at, id),
---                  (app_id, username text_pattern_ops)  q, a username prefix
+--                  (app_id, username text_pattern_ops), (username
+--                  text_pattern_ops)                q, a username prefix
 --   audit_log      (at, id), (app_id, at, id), (event, at, id),
 --                  (subject, at, id)                 username (below)
 --   applications   (created_at, id)
@@ -49,6 +50,7 @@ CREATE INDEX auth_requests_list ON auth_requests (created_at, id);
 CREATE INDEX users_app_list ON users (app_id, created_at, id);
 CREATE INDEX users_list ON users (created_at, id);
 CREATE INDEX users_app_prefix ON users (app_id, username text_pattern_ops);
+CREATE INDEX users_prefix ON users (username text_pattern_ops);
 CREATE INDEX audit_log_list ON audit_log (at, id);
 CREATE INDEX audit_log_app_list ON audit_log (app_id, at, id);
 CREATE INDEX audit_log_event_list ON audit_log (event, at, id);
@@ -162,25 +164,30 @@ SELECT json_build_object(
 $$;
 
 -- GET /users. p_prefix: the username starts with it (LIKE with its wildcards
--- escaped; the (app_id, username text_pattern_ops) index serves the prefix,
--- and only the matching users are sorted).
+-- escaped). The matches are read first, from a prefix index ((app_id,
+-- username) or, for the admin's search of every application, (username)),
+-- and only they are sorted: walking the newest-first index and testing each
+-- user would read every user when few match (a prefix's row estimate is
+-- rough, so the planner is not left to choose; OFFSET 0 keeps it apart).
 CREATE FUNCTION user_list(p_app text, p_prefix text, p_at bigint, p_id text, p_limit integer)
 RETURNS TABLE (at_us bigint, id text, item json)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    q text := 'SELECT list_us(u.created_at), u.id::text, user_list_json(u) FROM users u WHERE true';
+    q text := 'SELECT list_us((m.u).created_at), (m.u).id::text, user_list_json(m.u) '
+              'FROM (SELECT u FROM users u WHERE true';
     pattern text := replace(replace(replace(p_prefix, '\', '\\'), '%', '\%'), '_', '\_') || '%';
 BEGIN
     IF p_app IS NOT NULL THEN
         q := q || ' AND u.app_id = $1';
     END IF;
     IF p_prefix IS NOT NULL THEN
-        q := q || ' AND u.username LIKE $2';
+        q := q || ' AND u.username LIKE $2 OFFSET 0';
     END IF;
+    q := q || ') m WHERE true';
     IF p_at IS NOT NULL THEN
-        q := q || ' AND (u.created_at, u.id) < (list_at($3), $4::bigint)';
+        q := q || ' AND ((m.u).created_at, (m.u).id) < (list_at($3), $4::bigint)';
     END IF;
-    RETURN QUERY EXECUTE q || ' ORDER BY u.created_at DESC, u.id DESC LIMIT $5'
+    RETURN QUERY EXECUTE q || ' ORDER BY (m.u).created_at DESC, (m.u).id DESC LIMIT $5'
         USING p_app, pattern, p_at, p_id, p_limit;
 END $$;
 

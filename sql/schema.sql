@@ -1959,19 +1959,21 @@ CREATE FUNCTION public.user_list(p_app text, p_prefix text, p_at bigint, p_id te
     LANGUAGE plpgsql STABLE
     AS $_$
 DECLARE
-    q text := 'SELECT list_us(u.created_at), u.id::text, user_list_json(u) FROM users u WHERE true';
+    q text := 'SELECT list_us((m.u).created_at), (m.u).id::text, user_list_json(m.u) '
+              'FROM (SELECT u FROM users u WHERE true';
     pattern text := replace(replace(replace(p_prefix, '\', '\\'), '%', '\%'), '_', '\_') || '%';
 BEGIN
     IF p_app IS NOT NULL THEN
         q := q || ' AND u.app_id = $1';
     END IF;
     IF p_prefix IS NOT NULL THEN
-        q := q || ' AND u.username LIKE $2';
+        q := q || ' AND u.username LIKE $2 OFFSET 0';
     END IF;
+    q := q || ') m WHERE true';
     IF p_at IS NOT NULL THEN
-        q := q || ' AND (u.created_at, u.id) < (list_at($3), $4::bigint)';
+        q := q || ' AND ((m.u).created_at, (m.u).id) < (list_at($3), $4::bigint)';
     END IF;
-    RETURN QUERY EXECUTE q || ' ORDER BY u.created_at DESC, u.id DESC LIMIT $5'
+    RETURN QUERY EXECUTE q || ' ORDER BY (m.u).created_at DESC, (m.u).id DESC LIMIT $5'
         USING p_app, pattern, p_at, p_id, p_limit;
 END $_$;
 
@@ -2500,6 +2502,12 @@ CREATE INDEX users_app_prefix ON public.users USING btree (app_id, username text
 --
 
 CREATE INDEX users_list ON public.users USING btree (created_at, id);
+
+--
+-- Name: users_prefix; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX users_prefix ON public.users USING btree (username text_pattern_ops);
 
 --
 -- Name: applications audit; Type: TRIGGER; Schema: public; Owner: -

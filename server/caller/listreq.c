@@ -195,11 +195,26 @@ static bool parse_offset(const char *s, long *east)
     return true;
 }
 
+/* "DDDD-DD-DDTDD:DD:DD" exactly (sscanf alone would skip spaces and take signs). */
+static bool time_shape(const char *s)
+{
+    static const char shape[] = "DDDD-DD-DDTDD:DD:DD";
+    for (size_t i = 0; i < sizeof shape - 1; i++) {
+        bool digit = s[i] >= '0' && s[i] <= '9';
+        bool ok = shape[i] == 'D'   ? digit
+                  : shape[i] == 'T' ? s[i] == 'T' || s[i] == 't'
+                                    : s[i] == shape[i];
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 bool listreq_time(const char *s, long long *us)
 {
     struct tm tm = {0};
     int used = 0;
-    if (strlen(s) < 20 ||
+    if (strlen(s) < 20 || !time_shape(s) ||
         sscanf(s, "%4d-%2d-%2d%*1[Tt]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 ||
         used != 19 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
