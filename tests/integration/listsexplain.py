@@ -3,9 +3,9 @@ docs/integration.md "Lists" shows. Not a test (no test_ prefix): a tool.
 
     python3 listsexplain.py        (PUSHGATED names the binary that migrates)
 
-migrates a fresh database in a private PostgreSQL 15 cluster, fills one application
-with 1,000,000 registrations, 1,000,000 auth requests, 1,000,000 audit rows and
-100,000 users (a second, small application beside it), ANALYZEs, then runs each
+migrates a fresh database in a private PostgreSQL 15 cluster, fills two applications
+with 1,000,000 registrations and 1,000,000 auth requests each (interleaved in time),
+100,000 users each and 2,000,000 audit rows, ANALYZEs, then runs each
 list function with auto_explain on its inner statement and prints the plans
 (EXPLAIN ANALYZE, timing off: the row counts are the point, not this machine's speed).
 """
@@ -16,29 +16,34 @@ import harness
 FILL = r"""
 SET session_replication_role = replica;  -- no audit triggers while filling
 INSERT INTO applications (id, name, secret_hash) VALUES
-    ('a_bigapp0001', 'Big', repeat('0', 64)), ('a_smallapp01', 'Small', repeat('0', 64));
+    ('a_bigapp0001', 'Big', repeat('0', 64)), ('a_otherapp01', 'Other', repeat('0', 64));
 INSERT INTO users (app_id, username, created_at)
-SELECT 'a_bigapp0001', 'user' || g, now() - g * interval '1 s' FROM generate_series(1, 100000) g;
-INSERT INTO users (app_id, username) VALUES ('a_smallapp01', 'user1');
+SELECT CASE WHEN g <= 100000 THEN 'a_bigapp0001' ELSE 'a_otherapp01' END,
+       'user' || ((g - 1) % 100000 + 1), now() - g * interval '1 s'
+  FROM generate_series(1, 200000) g;
+CREATE TEMP TABLE fill AS
+SELECT g, CASE g % 2 WHEN 0 THEN 'a_bigapp0001' ELSE 'a_otherapp01' END AS app,
+       u0.id + (g % 2) * 100000 + (g / 2) % 100000 AS uid, 'user' || ((g / 2) % 100000 + 1) AS un,
+       now() - g * interval '50 ms' AS t
+  FROM generate_series(1, 2000000) g, (SELECT min(id) AS id FROM users) u0;
 INSERT INTO registrations (id, app_id, user_id, token_hash, status, created_at, expires_at)
-SELECT 'r_' || lpad(g::text, 12, '0'), 'a_bigapp0001', u0.id + g % 100000, md5(g::text),
-       CASE g % 10 WHEN 0 THEN 'cancelled' WHEN 1 THEN 'completed' ELSE 'pending' END,
-       now() - g * interval '100 ms', now() - g * interval '100 ms' + interval '1 day'
-  FROM generate_series(1, 1000000) g, (SELECT min(id) AS id FROM users) u0;
+SELECT 'r_' || lpad(g::text, 12, '0'), app, uid, md5(g::text),
+       CASE g / 2 % 10 WHEN 0 THEN 'cancelled' WHEN 1 THEN 'completed' ELSE 'pending' END,
+       t, t + interval '1 day'
+  FROM fill;
 INSERT INTO auth_requests (id, app_id, user_id, username, type, verification, async, status,
                            reason, created_at, expires_at)
-SELECT 'q_' || lpad(g::text, 16, '0'), 'a_bigapp0001', u0.id + g % 100000,
-       'user' || (g % 100000 + 1), 'authentication', 'none', false,
-       CASE g % 10 WHEN 0 THEN 'denied' WHEN 1 THEN 'cancelled' ELSE 'accepted' END,
-       CASE g % 10 WHEN 0 THEN 'user_denied' WHEN 1 THEN 'cancelled' END,
-       now() - g * interval '100 ms', now() - g * interval '100 ms' + interval '60 s'
-  FROM generate_series(1, 1000000) g, (SELECT min(id) AS id FROM users) u0;
+SELECT 'q_' || lpad(g::text, 16, '0'), app, uid, un, 'authentication', 'none', false,
+       CASE g / 2 % 10 WHEN 0 THEN 'denied' WHEN 1 THEN 'cancelled' ELSE 'accepted' END,
+       CASE g / 2 % 10 WHEN 0 THEN 'user_denied' WHEN 1 THEN 'cancelled' END,
+       t, t + interval '60 s'
+  FROM fill;
 INSERT INTO audit_log (app_id, event, subject, data, at)
-SELECT 'a_bigapp0001', CASE g % 4 WHEN 0 THEN 'auth.created' WHEN 1 THEN 'auth.accepted'
-                                 WHEN 2 THEN 'registration.created' ELSE 'user.otp_locked' END,
-       CASE g % 4 WHEN 3 THEN 'user' || (g % 100000 + 1) ELSE 'q_' || lpad(g::text, 16, '0') END,
-       '{}', now() - g * interval '100 ms'
-  FROM generate_series(1000000, 1, -1) g;
+SELECT app, CASE g % 8 WHEN 0 THEN 'auth.created' WHEN 2 THEN 'auth.accepted'
+                       WHEN 4 THEN 'registration.created' WHEN 6 THEN 'user.otp_locked'
+                       ELSE 'auth.created' END,
+       CASE g % 8 WHEN 6 THEN un ELSE 'q_' || lpad(g::text, 16, '0') END, '{}', t
+  FROM fill ORDER BY g DESC;
 SET session_replication_role = origin;
 ANALYZE;
 """
@@ -53,7 +58,7 @@ CASES = [
      "SELECT count(*) FROM registration_list('a_bigapp0001', NULL, 'cancelled', NULL, NULL, 51)"),
     ("registrations, username (the user's range)",
      "SELECT count(*) FROM registration_list('a_bigapp0001', 'user42', NULL, NULL, NULL, 51)"),
-    ("registrations, the admin's list of every application",
+    ("registrations, the admin's list of every application (the position of the first case)",
      "SELECT count(*) FROM registration_list(NULL, NULL, NULL, {deep_reg}, 51)"),
     ("auth, the page after row 999,900",
      "SELECT count(*) FROM auth_list('a_bigapp0001', NULL, NULL, NULL, {deep_auth}, 51)"),
@@ -66,7 +71,7 @@ CASES = [
      "SELECT count(*) FROM user_list('a_bigapp0001', 'user4242', NULL, NULL, 51)"),
     ("users, the page after row 99,900",
      "SELECT count(*) FROM user_list('a_bigapp0001', NULL, {deep_user}, 51)"),
-    ("audit, the page after row 999,900",
+    ("audit, the admin's list of every application, the page after row 1,999,900",
      "SELECT count(*) FROM audit_list(NULL, NULL, NULL, NULL, {deep_audit}, 51)"),
     ("audit, type=auth.accepted",
      "SELECT count(*) FROM audit_list('a_bigapp0001', 'auth.accepted', NULL, NULL, NULL, NULL, 51)"),
@@ -77,12 +82,12 @@ CASES = [
 DEEP = {
     "deep_reg": "SELECT list_us(created_at), id FROM registrations WHERE app_id = 'a_bigapp0001' "
                 "ORDER BY created_at DESC, id DESC OFFSET 999900 LIMIT 1",
-    "deep_auth": "SELECT list_us(created_at), id FROM auth_requests "
+    "deep_auth": "SELECT list_us(created_at), id FROM auth_requests WHERE app_id = 'a_bigapp0001' "
                  "ORDER BY created_at DESC, id DESC OFFSET 999900 LIMIT 1",
     "deep_user": "SELECT list_us(created_at), id::text FROM users WHERE app_id = 'a_bigapp0001' "
                  "ORDER BY created_at DESC, id DESC OFFSET 99900 LIMIT 1",
     "deep_audit": "SELECT list_us(at), id::text FROM audit_log ORDER BY at DESC, id DESC "
-                  "OFFSET 999900 LIMIT 1",
+                  "OFFSET 1999900 LIMIT 1",
 }
 
 
