@@ -32,7 +32,8 @@ static bool cursor_key(const struct server *srv, unsigned char key[KEYS_MASTER_L
 
 /* The MAC of a position under what it is bound to. Every part goes in with its
  * NUL, so no two bindings run into each other; an absent filter is "\x01", which
- * no query value is, so that it differs from an empty one. */
+ * no filter accepts (each refuses control characters), so it differs from any
+ * value that gets past its handler's check. */
 static bool cursor_mac(const struct req *r, const struct listreq *l, const char *at_us,
                        const char *id, unsigned char out[MAC_LEN])
 {
