@@ -13,6 +13,7 @@ PUSHGATE_RUNTIME_DEPS=(
   postgresql-15 postgresql-client-15
   python3 python3-aiosmtpd python3-cryptography python3-psycopg2
   librsvg2-bin zbar-tools oathtool curl ca-certificates util-linux
+  python3-jsonschema python3-yaml
 )
 
 # missing_packages PKG...: print those of PKG that are not installed.
@@ -38,9 +39,24 @@ ensure_deps() {
   [ "${#missing[@]}" -eq 0 ] || die "still missing after apt-get install: ${missing[*]}"
 }
 
+# ensure_npm: the repo root's pinned npm packages (package-lock.json: @redocly/cli for
+# lint_openapi) in node_modules/, with the machine's Node.js and npm. `npm ci` runs only when
+# package-lock.json changed since the last install (a stamp in node_modules/).
+ensure_npm() {
+  local lock="$PUSHGATE_ROOT/package-lock.json" stamp="$PUSHGATE_ROOT/node_modules/.pushgate-lock"
+  command -v npm >/dev/null || die "npm is missing (Node.js and npm come with the machine)"
+  if [ -f "$stamp" ] && [ "$(sha256sum <"$lock")" = "$(cat "$stamp")" ]; then
+    return 0
+  fi
+  say "npm ci (package-lock.json)"
+  (cd "$PUSHGATE_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+  sha256sum <"$lock" >"$stamp"
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   # shellcheck source=scripts/lib/common.sh
   . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
   ensure_deps
+  ensure_npm
 fi

@@ -8,7 +8,8 @@ Nothing here is a mock:
     SmtpSink    an aiosmtpd server in this process on a random loopback port; collects
                 parsed messages; wait_for(pred) blocks on a Condition; stop()/start().
     Server      one `pushgated serve` process with its own temp dir, port file and key
-                file; request()/send_raw() talk HTTP to it; cli() runs `pushgated <args>`
+                file; request()/send_raw() talk HTTP to it (each response checked against
+                docs/openapi.yaml by openapi_check.py); cli() runs `pushgated <args>`
                 with the same environment; its stderr is kept and shown on failure.
     TestCase    unittest base class: one cluster per test file, a fresh database per
                 test class, helpers to start servers that are stopped after each test.
@@ -39,6 +40,8 @@ import threading
 import time
 import traceback
 import unittest
+
+import openapi_check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -546,9 +549,12 @@ class Server:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
-            return _read_response(conn)
+            resp = _read_response(conn)
         finally:
             conn.close()
+        # every answer must be one docs/openapi.yaml allows (raises ContractViolation)
+        openapi_check.check(method, path, resp)
+        return resp
 
     def send_raw(self, data, timeout=10):
         """Write `data` (a hand-made HTTP request) on a new connection, then read the reply.
@@ -563,9 +569,11 @@ class Server:
                 pass
             resp = http.client.HTTPResponse(sock, method="GET")
             resp.begin()
-            return Response(resp.status, Headers(resp.getheaders()), resp.read())
+            reply = Response(resp.status, Headers(resp.getheaders()), resp.read())
         finally:
             sock.close()
+        openapi_check.check_raw(reply)  # no operation known: a problem body is checked
+        return reply
 
     @staticmethod
     def app_headers(app):
@@ -661,6 +669,15 @@ class TestCase(unittest.TestCase):
         super().setUp()
         self._servers = []
         self.addCleanup(self._stop_servers)
+        self.addCleanup(self._check_contract, openapi_check.mark())
+
+    def _check_contract(self, mark):
+        """A response outside docs/openapi.yaml that a thread of this test received (the
+        test's own thread got the ContractViolation raised)."""
+        found = openapi_check.since(mark, off_main_only=True)
+        if found:
+            self.fail(f"{len(found)} response(s) outside docs/openapi.yaml:\n" +
+                      "\n".join(found))
 
     def server(self, env=None, start=True, db_url=None, **kw):
         s = Server(db_url or self.db_url, env={**self.server_env, **(env or {})}, **kw)
@@ -767,6 +784,10 @@ def main():
     class_errors = sum(1 for t, _ in bad if _owner(t) is None)  # setUpClass & co.
     failed = len(failed_tests) + class_errors
     passed = r.testsRun - len(failed_tests) - len(r.skipped)
+    contract = openapi_check.since(0)
+    if contract and failed == 0:  # e.g. received by a thread outside any test
+        print("responses outside docs/openapi.yaml:\n" + "\n".join(contract), flush=True)
+        failed = 1
     line = f"{passed} passed, {failed} failed"
     if r.skipped:
         line += f", {len(r.skipped)} skipped"
