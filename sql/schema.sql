@@ -51,6 +51,24 @@ BEGIN
 END $$;
 
 --
+-- Name: application_list(text, bigint, text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.application_list(p_app text, p_at bigint, p_id text, p_limit integer) RETURNS TABLE(at_us bigint, id text, item json)
+    LANGUAGE sql STABLE
+    AS $$
+SELECT list_us(a.created_at), a.id,
+       json_build_object('applicationId', a.id, 'name', a.name, 'status', a.status,
+                         'createdAt', rfc3339(a.created_at),
+                         'webhookUrl', to_jsonb(a) ->> 'webhook_url')
+  FROM applications a
+ WHERE (p_app IS NULL OR a.id = p_app)
+   AND (p_at IS NULL OR (a.created_at, a.id) < (list_at(p_at), p_id))
+ ORDER BY a.created_at DESC, a.id DESC
+ LIMIT p_limit
+$$;
+
+--
 -- Name: audit_log; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -137,6 +155,38 @@ BEGIN
 END $$;
 
 --
+-- Name: audit_list(text, text, text, bigint, bigint, text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit_list(p_app text, p_type text, p_username text, p_since bigint, p_at bigint, p_id text, p_limit integer) RETURNS TABLE(at_us bigint, id text, item json)
+    LANGUAGE plpgsql STABLE
+    AS $_$
+DECLARE
+    q text := 'SELECT list_us(a.at), a.id::text, json_build_object(''id'', a.id, '
+              '''at'', rfc3339(a.at), ''type'', a.event, ''applicationId'', a.app_id, '
+              '''username'', audit_username(a), ''detail'', a.data - ''userId'') '
+              'FROM audit_log a WHERE true';
+BEGIN
+    IF p_app IS NOT NULL THEN
+        q := q || ' AND a.app_id = $1';
+    END IF;
+    IF p_type IS NOT NULL THEN
+        q := q || ' AND a.event = $2';
+    END IF;
+    IF p_username IS NOT NULL THEN
+        q := q || ' AND a.subject = ANY (audit_subjects($1, $3)) AND audit_username(a) = $3';
+    END IF;
+    IF p_since IS NOT NULL THEN
+        q := q || ' AND a.at >= list_at($4)';
+    END IF;
+    IF p_at IS NOT NULL THEN
+        q := q || ' AND (a.at, a.id) < (list_at($5), $6::bigint)';
+    END IF;
+    RETURN QUERY EXECUTE q || ' ORDER BY a.at DESC, a.id DESC LIMIT $7'
+        USING p_app, p_type, p_username, p_since, p_at, p_id, p_limit;
+END $_$;
+
+--
 -- Name: audit_mfa(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -200,6 +250,40 @@ BEGIN
     VALUES (p_seq, n, p_ids[1], p_ids[n], p_prev, p_row_mac, p_mac);
     RETURN n;
 END $$;
+
+--
+-- Name: audit_subjects(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit_subjects(p_app text, p_username text) RETURNS text[]
+    LANGUAGE sql STABLE
+    AS $$
+SELECT ARRAY[p_username] || ARRAY(
+    SELECT x.id FROM users u
+     CROSS JOIN LATERAL (SELECT r.id FROM registrations r WHERE r.user_id = u.id
+                         UNION ALL SELECT q.id FROM auth_requests q WHERE q.user_id = u.id
+                         UNION ALL SELECT d.id FROM devices d WHERE d.user_id = u.id) x
+     WHERE u.username = p_username AND (p_app IS NULL OR u.app_id = p_app))
+$$;
+
+--
+-- Name: audit_username(public.audit_log); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit_username(a public.audit_log) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+SELECT CASE split_part(a.event, '.', 1)
+    WHEN 'user' THEN a.subject
+    WHEN 'mfa' THEN a.subject
+    WHEN 'auth' THEN (SELECT q.username FROM auth_requests q WHERE q.id = a.subject)
+    WHEN 'registration' THEN (SELECT u.username FROM registrations r JOIN users u ON u.id = r.user_id
+                               WHERE r.id = a.subject)
+    WHEN 'device' THEN (SELECT u.username FROM devices d JOIN users u ON u.id = d.user_id
+                         WHERE d.id = a.subject)
+    WHEN 'admin' THEN a.data ->> 'username'
+END
+$$;
 
 --
 -- Name: audit_users(); Type: FUNCTION; Schema: public; Owner: -
@@ -320,6 +404,25 @@ BEGIN
         PERFORM pg_notify('pushgate', 'd:' || p_id);
     END IF;
     RETURN QUERY SELECT 'ok'::text, auth_view(req);
+END $$;
+
+--
+-- Name: auth_cancel_admin(text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.auth_cancel_admin(p_id text, p_app text, p_self text) RETURNS TABLE(outcome text, v public.auth_view_t)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    c record;
+BEGIN
+    SELECT * INTO c FROM auth_cancel(p_id, p_app, p_self);
+    IF c.outcome = 'ok' THEN
+        PERFORM audit_append(q.app_id, 'admin.auth_cancelled', p_id,
+                             jsonb_build_object('username', q.username))
+           FROM auth_requests q WHERE q.id = p_id;
+    END IF;
+    RETURN QUERY SELECT c.outcome, c.v;
 END $$;
 
 --
@@ -663,6 +766,37 @@ BEGIN
 END $$;
 
 --
+-- Name: auth_list(text, text, text, bigint, bigint, text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.auth_list(p_app text, p_username text, p_status text, p_since bigint, p_at bigint, p_id text, p_limit integer) RETURNS TABLE(at_us bigint, id text, v public.auth_view_t)
+    LANGUAGE plpgsql STABLE
+    AS $_$
+DECLARE
+    q text := 'SELECT list_us(a.created_at), a.id, auth_view(a) FROM auth_requests a WHERE true';
+BEGIN
+    IF p_app IS NOT NULL THEN
+        q := q || ' AND a.app_id = $1';
+    END IF;
+    IF p_username IS NOT NULL AND p_app IS NOT NULL THEN
+        q := q || ' AND a.user_id = (SELECT u.id FROM users u WHERE u.app_id = $1 AND u.username = $2)';
+    ELSIF p_username IS NOT NULL THEN
+        q := q || ' AND a.user_id IN (SELECT u.id FROM users u WHERE u.username = $2)';
+    END IF;
+    IF p_status IS NOT NULL THEN
+        q := q || ' AND auth_effective_status(a) = $3';
+    END IF;
+    IF p_since IS NOT NULL THEN
+        q := q || ' AND a.created_at >= list_at($4)';
+    END IF;
+    IF p_at IS NOT NULL THEN
+        q := q || ' AND (a.created_at, a.id) < (list_at($5), $6)';
+    END IF;
+    RETURN QUERY EXECUTE q || ' ORDER BY a.created_at DESC, a.id DESC LIMIT $7'
+        USING p_app, p_username, p_status, p_since, p_at, p_id, p_limit;
+END $_$;
+
+--
 -- Name: auth_read(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -983,6 +1117,22 @@ CREATE FUNCTION public.jws_chal(p_jws text) RETURNS text
 BEGIN
     RETURN rtrim(translate(encode(sha256(convert_to(p_jws, 'UTF8')), 'base64'), '+/', '-_'), '=');
 END $$;
+
+--
+-- Name: list_at(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.list_at(us bigint) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ('1970-01-01 00:00:00+00'::timestamp with time zone + ((us)::double precision * '00:00:00.000001'::interval));
+
+--
+-- Name: list_us(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.list_us(t timestamp with time zone) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((EXTRACT(epoch FROM t) * (1000000)::numeric))::bigint;
 
 --
 -- Name: mfa_budget_hour(); Type: FUNCTION; Schema: public; Owner: -
@@ -1503,6 +1653,25 @@ BEGIN
 END $$;
 
 --
+-- Name: registration_cancel_admin(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.registration_cancel_admin(p_id text, p_app text) RETURNS TABLE(outcome text, body json)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    c record;
+BEGIN
+    SELECT * INTO c FROM registration_cancel(p_id, p_app);
+    IF c.outcome = 'ok' THEN
+        PERFORM audit_append(r.app_id, 'admin.registration_cancelled', p_id,
+                             jsonb_build_object('username', c.body ->> 'username'))
+           FROM registrations r WHERE r.id = p_id;
+    END IF;
+    RETURN QUERY SELECT c.outcome, c.body;
+END $$;
+
+--
 -- Name: registration_complete(text, text, text, text, text, bytea); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1690,6 +1859,45 @@ BEGIN
 END $$;
 
 --
+-- Name: registration_list(text, text, text, bigint, text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.registration_list(p_app text, p_username text, p_status text, p_at bigint, p_id text, p_limit integer) RETURNS TABLE(at_us bigint, id text, item json)
+    LANGUAGE plpgsql STABLE
+    AS $_$
+DECLARE
+    stored text[] := registration_stored_statuses(p_status);
+    q text := 'SELECT list_us(r.created_at), r.id, registration_json(r) FROM registrations r WHERE true';
+BEGIN
+    IF p_app IS NOT NULL THEN
+        q := q || ' AND r.app_id = $1';
+    END IF;
+    IF p_username IS NOT NULL AND p_app IS NOT NULL THEN
+        q := q || ' AND r.user_id = (SELECT u.id FROM users u WHERE u.app_id = $1 AND u.username = $2)';
+    ELSIF p_username IS NOT NULL THEN
+        q := q || ' AND r.user_id IN (SELECT u.id FROM users u WHERE u.username = $2)';
+    END IF;
+    IF p_status IS NOT NULL THEN
+        q := q || CASE WHEN cardinality(stored) = 1 THEN ' AND r.status = $7[1]'
+                       ELSE ' AND r.status = ANY ($7)' END
+               || ' AND registration_status(r) = $3';
+    END IF;
+    IF p_at IS NOT NULL THEN
+        q := q || ' AND (r.created_at, r.id) < (list_at($4), $5)';
+    END IF;
+    RETURN QUERY EXECUTE q || ' ORDER BY r.created_at DESC, r.id DESC LIMIT $6'
+        USING p_app, p_username, p_status, p_at, p_id, p_limit, stored;
+END $_$;
+
+--
+-- Name: registration_stored_statuses(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.registration_stored_statuses(p_status text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    RETURN CASE WHEN (p_status = 'expired'::text) THEN ARRAY['pending'::text, 'retrieved'::text] ELSE ARRAY[p_status] END;
+
+--
 -- Name: response_chal(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1742,12 +1950,86 @@ BEGIN
 END $$;
 
 --
+-- Name: user_device_revoke_admin(text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.user_device_revoke_admin(p_app text, p_username text, p_device text, p_self text) RETURNS TABLE(outcome text, v public.auth_view_t)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    o record;
+    done boolean := false;
+BEGIN
+    FOR o IN SELECT * FROM user_device_revoke(p_app, p_username, p_device, p_self) LOOP
+        done := done OR o.outcome = 'ok';
+        RETURN QUERY SELECT o.outcome, o.v;
+    END LOOP;
+    IF done THEN
+        PERFORM audit_append(p_app, 'admin.device_revoked', p_device,
+                             jsonb_build_object('username', p_username));
+    END IF;
+END $$;
+
+--
 -- Name: user_devices_json(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.user_devices_json(p_app text, p_username text) RETURNS json
     LANGUAGE sql STABLE
     RETURN (SELECT json_build_object('devices', COALESCE((SELECT json_agg(json_build_object('deviceId', d.id, 'name', d.name, 'status', d.status, 'createdAt', public.rfc3339(d.created_at), 'lastSeenAt', public.rfc3339(d.last_seen_at), 'publicKey', (d.public_jwk)::json) ORDER BY d.created_at, d.id) AS json_agg FROM public.devices d WHERE (d.user_id = u.id)), '[]'::json)) AS json_build_object FROM public.users u WHERE ((u.app_id = user_devices_json.p_app) AND (u.username = user_devices_json.p_username)));
+
+--
+-- Name: user_list(text, text, bigint, text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.user_list(p_app text, p_prefix text, p_at bigint, p_id text, p_limit integer) RETURNS TABLE(at_us bigint, id text, item json)
+    LANGUAGE plpgsql STABLE
+    AS $_$
+DECLARE
+    q text := 'SELECT list_us((m.u).created_at), (m.u).id::text, user_list_json(m.u) '
+              'FROM (SELECT u FROM users u WHERE true';
+    pattern text := replace(replace(replace(p_prefix, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+BEGIN
+    IF p_app IS NOT NULL THEN
+        q := q || ' AND u.app_id = $1';
+    END IF;
+    IF p_prefix IS NOT NULL THEN
+        q := q || ' AND u.username LIKE $2 OFFSET 0';
+    END IF;
+    q := q || ') m WHERE true';
+    IF p_at IS NOT NULL THEN
+        q := q || ' AND ((m.u).created_at, (m.u).id) < (list_at($3), $4::bigint)';
+    END IF;
+    RETURN QUERY EXECUTE q || ' ORDER BY (m.u).created_at DESC, (m.u).id DESC LIMIT $5'
+        USING p_app, pattern, p_at, p_id, p_limit;
+END $_$;
+
+--
+-- Name: user_list_json(public.users); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.user_list_json(u public.users) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+SELECT json_build_object(
+    'username', u.username,
+    'applicationId', u.app_id,
+    'email', u.email,
+    'displayName', u.display_name,
+    'createdAt', rfc3339(u.created_at),
+    'pushDevices',
+        (SELECT count(*)::integer FROM devices d WHERE d.user_id = u.id AND d.status = 'active'),
+    'mfaEnabled', COALESCE(m.enabled, false),
+    'channel', CASE WHEN m.enabled THEN m.channel END,
+    'locked', lk.until IS NOT NULL,
+    'lockedUntil', rfc3339(lk.until))
+  FROM (SELECT 1) one
+  LEFT JOIN mfa m ON m.user_id = u.id
+  CROSS JOIN LATERAL (SELECT GREATEST(
+                          CASE WHEN u.otp_locked_until > now() THEN u.otp_locked_until END,
+                          CASE WHEN u.push_locked_until > now() THEN u.push_locked_until END)
+                          AS until) lk
+$$;
 
 --
 -- Name: user_unlock(text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1774,6 +2056,21 @@ BEGIN
      WHERE a.id = (SELECT l.id FROM auth_requests l WHERE l.user_id = uid
                     ORDER BY l.created_at DESC LIMIT 1);
     RETURN true;
+END $$;
+
+--
+-- Name: user_unlock_json(text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.user_unlock_json(p_app text, p_username text, p_by text) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT user_unlock(p_app, p_username) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM audit_append(p_app, 'user.unlocked', p_username, jsonb_build_object('by', p_by));
+    RETURN mfa_status_json(p_app, p_username);
 END $$;
 
 --
@@ -2338,10 +2635,40 @@ ALTER TABLE ONLY public.webhook_events
     ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (id);
 
 --
+-- Name: applications_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX applications_list ON public.applications USING btree (created_at, id);
+
+--
+-- Name: audit_log_app_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_app_list ON public.audit_log USING btree (app_id, at, id);
+
+--
+-- Name: audit_log_event_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_event_list ON public.audit_log USING btree (event, at, id);
+
+--
+-- Name: audit_log_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_list ON public.audit_log USING btree (at, id);
+
+--
 -- Name: audit_log_seal_seq; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX audit_log_seal_seq ON public.audit_log USING btree (seal_seq, id) WHERE (seal_seq IS NOT NULL);
+
+--
+-- Name: audit_log_subject_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_subject_list ON public.audit_log USING btree (subject, at, id);
 
 --
 -- Name: audit_log_unsealed; Type: INDEX; Schema: public; Owner: -
@@ -2362,16 +2689,28 @@ CREATE INDEX auth_challenges_live ON public.auth_challenges USING btree (device_
 CREATE INDEX auth_challenges_request ON public.auth_challenges USING btree (request_id);
 
 --
+-- Name: auth_requests_app_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX auth_requests_app_list ON public.auth_requests USING btree (app_id, created_at, id);
+
+--
+-- Name: auth_requests_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX auth_requests_list ON public.auth_requests USING btree (created_at, id);
+
+--
 -- Name: auth_requests_pending; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX auth_requests_pending ON public.auth_requests USING btree (app_id, expires_at) WHERE (status = 'pending'::text);
 
 --
--- Name: auth_requests_user; Type: INDEX; Schema: public; Owner: -
+-- Name: auth_requests_user_list; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX auth_requests_user ON public.auth_requests USING btree (user_id, created_at DESC);
+CREATE INDEX auth_requests_user_list ON public.auth_requests USING btree (user_id, created_at, id);
 
 --
 -- Name: devices_user; Type: INDEX; Schema: public; Owner: -
@@ -2404,16 +2743,58 @@ CREATE INDEX outbox_due ON public.outbox USING btree (next_attempt_at) WHERE (st
 CREATE INDEX outbox_registration ON public.outbox USING btree (registration_id);
 
 --
--- Name: registrations_user_created; Type: INDEX; Schema: public; Owner: -
+-- Name: registrations_app_list; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX registrations_user_created ON public.registrations USING btree (user_id, created_at);
+CREATE INDEX registrations_app_list ON public.registrations USING btree (app_id, created_at, id);
+
+--
+-- Name: registrations_app_status_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX registrations_app_status_list ON public.registrations USING btree (app_id, status, created_at, id);
+
+--
+-- Name: registrations_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX registrations_list ON public.registrations USING btree (created_at, id);
+
+--
+-- Name: registrations_user_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX registrations_user_list ON public.registrations USING btree (user_id, created_at, id);
 
 --
 -- Name: server_keys_one_current; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE UNIQUE INDEX server_keys_one_current ON public.server_keys USING btree (status) WHERE (status = 'current'::text);
+
+--
+-- Name: users_app_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX users_app_list ON public.users USING btree (app_id, created_at, id);
+
+--
+-- Name: users_app_prefix; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX users_app_prefix ON public.users USING btree (app_id, username text_pattern_ops);
+
+--
+-- Name: users_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX users_list ON public.users USING btree (created_at, id);
+
+--
+-- Name: users_prefix; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX users_prefix ON public.users USING btree (username text_pattern_ops);
 
 --
 -- Name: webhook_deadlines_due; Type: INDEX; Schema: public; Owner: -

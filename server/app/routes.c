@@ -4,6 +4,7 @@
 #include "h_auth.h"
 #include "h_device.h"
 #include "h_link.h"
+#include "h_lists.h"
 #include "h_mfa_check.h"
 #include "h_mfa_codes.h"
 #include "h_mfa_status.h"
@@ -34,13 +35,13 @@ const struct route routes[] = {
     {POST,   "/r/{}",                        AUTH_NONE,         true,  h_link_bind},
     {POST,   "/auth",                        AUTH_APP,          true,  h_auth_create},
     {GET,    "/auth/{}",                     AUTH_APP_OR_ADMIN, false, h_auth_get},
-    {DELETE, "/auth/{}",                     AUTH_APP,          false, h_auth_cancel},
+    {DELETE, "/auth/{}",                     AUTH_APP_OR_ADMIN, false, h_auth_cancel},
     {GET,    "/device/challenges",           AUTH_DEVICE,       false, h_device_poll},
     {POST,   "/device/challenges/{}",        AUTH_DEVICE_JTI,   true,  h_device_answer},
     {GET,    "/device",                      AUTH_DEVICE,       false, h_device_get},
     {DELETE, "/device",                      AUTH_DEVICE,       false, h_device_revoke},
     {GET,    "/users/{}/devices",            AUTH_APP,          false, h_user_devices},
-    {DELETE, "/users/{}/devices/{}",         AUTH_APP,          false, h_user_device_revoke},
+    {DELETE, "/users/{}/devices/{}",         AUTH_APP_OR_ADMIN, false, h_user_device_revoke},
     {POST,   "/users/{}/mfa/setup",          AUTH_APP,          true,  h_mfa_setup},
     {POST,   "/users/{}/mfa/enable",         AUTH_APP,          true,  h_mfa_enable},
     {POST,   "/users/{}/mfa/challenge",      AUTH_APP,          false, h_mfa_challenge},
@@ -52,6 +53,13 @@ const struct route routes[] = {
     {GET,    "/app",                         AUTH_NONE,         false, h_web_redirect},
     {GET,    "/app/",                        AUTH_NONE,         false, h_web_index},
     {GET,    "/app/{}",                      AUTH_NONE,         false, h_web_file},
+    /* lists and administration (api.md 11) */
+    {GET,    "/registrations",               AUTH_APP_OR_ADMIN, false, h_registrations_list},
+    {GET,    "/auth",                        AUTH_APP_OR_ADMIN, false, h_auth_list},
+    {GET,    "/users",                       AUTH_APP_OR_ADMIN, false, h_users_list},
+    {GET,    "/audit",                       AUTH_APP_OR_ADMIN, false, h_audit_list},
+    {GET,    "/applications",                AUTH_APP_OR_ADMIN, false, h_applications_list},
+    {POST,   "/users/{}/unlock",             AUTH_APP_OR_ADMIN, false, h_user_unlock},
 };
 /* clang-format on */
 const size_t routes_count = sizeof routes / sizeof *routes;

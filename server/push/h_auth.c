@@ -8,6 +8,7 @@
 #include "devpoll.h"
 #include "h_auth.h"
 #include "idem.h"
+#include "listreq.h"
 #include "log.h"
 #include "pgarray.h"
 #include "problem.h"
@@ -239,11 +240,6 @@ void h_auth_create(struct req *r)
     free(tx);
 }
 
-static const char *owner(const struct req *r)
-{
-    return r->caller == CALLER_APP ? r->app_id : NULL;
-}
-
 void h_auth_get(struct req *r)
 {
     const char *w = http_query(r, "wait");
@@ -271,11 +267,19 @@ static void on_cancelled(void *arg, enum db_status st, PGresult *res)
     http_reply_json(r, 200, body);
 }
 
+/* The admin may cancel any application's request (api.md 11), or only one
+ * application's with ?applicationId=; audited as admin.auth_cancelled (sql/041). */
 void h_auth_cancel(struct req *r)
 {
+    const char *app;
+    if (!listreq_target_app(r, false, "not_found", "no auth request with that id", &app))
+        return;
     if (!valid_id(r->params[0]))
         return http_problem(r, 404, "not_found", "no auth request with that id");
-    const char *p[] = {r->params[0], owner(r), r->srv->instance_id};
-    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM auth_cancel($1, $2, $3) o", 3, p,
-             on_cancelled, r);
+    const char *p[] = {r->params[0], app, r->srv->instance_id};
+    db_query(r->srv->db,
+             r->caller == CALLER_ADMIN
+                 ? "SELECT o.outcome, (o.v).* FROM auth_cancel_admin($1, $2, $3) o"
+                 : "SELECT o.outcome, (o.v).* FROM auth_cancel($1, $2, $3) o",
+             3, p, on_cancelled, r);
 }

@@ -1,7 +1,9 @@
-/* Users and their devices, for applications (api.md 7). */
+/* Users and their devices, for applications (api.md 7), and the admin's
+ * actions on them (api.md 11). */
 #include "db.h"
 #include "h_device.h"
 #include "h_users.h"
+#include "listreq.h"
 #include "server.h"
 #include "valid.h"
 
@@ -40,13 +42,47 @@ static void on_user_device_revoked(void *arg, enum db_status st, PGresult *res)
     http_reply_empty(r, 204);
 }
 
+/* The admin names the application (?applicationId=): the same revoke, plus an
+ * audit row admin.device_revoked (sql/041). */
 void h_user_device_revoke(struct req *r)
 {
+    const char *app;
+    if (!listreq_target_app(r, true, "user_not_found", "no user of that name", &app))
+        return;
     if (!valid_username(r->params[0]))
         return http_problem(r, 404, "user_not_found", "no user of that name");
     if (!valid_id(r->params[1]))
         return http_problem(r, 404, "not_found", "no such device for this user");
-    const char *p[] = {r->app_id, r->params[0], r->params[1], r->srv->instance_id};
-    db_query(r->srv->db, "SELECT o.outcome, (o.v).* FROM user_device_revoke($1, $2, $3, $4) o", 4,
-             p, on_user_device_revoked, r);
+    const char *p[] = {app, r->params[0], r->params[1], r->srv->instance_id};
+    db_query(r->srv->db,
+             r->caller == CALLER_ADMIN
+                 ? "SELECT o.outcome, (o.v).* FROM user_device_revoke_admin($1, $2, $3, $4) o"
+                 : "SELECT o.outcome, (o.v).* FROM user_device_revoke($1, $2, $3, $4) o",
+             4, p, on_user_device_revoked, r);
+}
+
+static void on_unlocked(void *arg, enum db_status st, PGresult *res)
+{
+    struct req *r = arg;
+    if (st != DB_OK || PQntuples(res) != 1)
+        return http_db_failure(r, st);
+    if (PQgetisnull(res, 0, 0))
+        return http_problem(r, 404, "user_not_found", "no user of that name");
+    json_t *status = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    if (!status)
+        return http_problem(r, 500, "internal", "malformed database answer");
+    http_reply_json(r, 200, status);
+}
+
+/* POST /users/{u}/unlock: what `pushgated user unlock` does (user_unlock, sql/023),
+ * audited as user.unlocked with who asked; answers the MFA status object. */
+void h_user_unlock(struct req *r)
+{
+    const char *app;
+    if (!listreq_target_app(r, true, "user_not_found", "no user of that name", &app))
+        return;
+    if (!valid_username(r->params[0]))
+        return http_problem(r, 404, "user_not_found", "no user of that name");
+    const char *p[] = {app, r->params[0], r->caller == CALLER_ADMIN ? "admin" : "application"};
+    db_query(r->srv->db, "SELECT user_unlock_json($1, $2, $3)", 3, p, on_unlocked, r);
 }
