@@ -15,7 +15,16 @@ class BrowserError(AssertionError):
 
 
 def missing():
-    """What the browser tests cannot run without, or None (they then exit 77: skipped)."""
+    """What the browser tests cannot run without, or None (they then exit 77: skipped).
+    Under scripts/test (PUSHGATE_BROWSER_REQUIRED=1), which installs both, a missing part
+    is a failure instead: a skipped browser suite must never pass for a green one."""
+    why = _missing()
+    if why and os.environ.get("PUSHGATE_BROWSER_REQUIRED") == "1":
+        raise BrowserError(f"the browser tests need {why}")
+    return why
+
+
+def _missing():
     chromium = os.environ.get("PUSHGATE_CHROMIUM", "/usr/bin/chromium")
     if not os.access(chromium, os.X_OK):
         return f"{chromium} (Debian package chromium: scripts/lib/deps.sh)"
