@@ -27,7 +27,7 @@ extern const size_t web_files_count;
 /* The embedded file of that name, or NULL. */
 const struct web_file *web_file_find(const char *name);
 
-/* The policy every /app/ file is served with (docs/webapp.md explains each part). */
+/* The policy every /app/ file is served with (docs/web-authenticator.md explains each part). */
 extern const char web_csp[];
 
 void h_web_index(struct req *r);    /* GET /app/: index.html */
