@@ -84,8 +84,32 @@ class Check(unittest.TestCase):
 
     def test_an_unknown_path_must_be_the_404_problem(self):
         openapi_check.check("GET", "/no/such/thing", problem(404, "not_found"))
-        self.refused("GET", "/app/", response(200, "<html/>", "text/html"),
+        # (an example path that no route serves: /app/ was one until the web authenticator)
+        self.refused("GET", "/no/such/page/", response(200, "<html/>", "text/html"),
                      "not in docs/openapi.yaml")
+
+    def test_web_app_files_need_their_headers(self):
+        csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'; manifest-src 'self'; worker-src 'self'; base-uri 'none'; "
+               "form-action 'none'; frame-ancestors 'none'")
+        etag = '"0123456789abcdef0123456789abcdef"'
+        policy = {"Content-Security-Policy": csp, "Cache-Control": "no-cache", "ETag": etag}
+        served = {**policy, "X-Content-Type-Options": "nosniff",
+                  "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+        for path, ctype, body in [("/app/", "text/html; charset=utf-8", "<html/>"),
+                                  ("/app/app.js", "text/javascript; charset=utf-8", "x()"),
+                                  ("/app/style.css", "text/css; charset=utf-8", "p{}"),
+                                  ("/app/icon.svg", "image/svg+xml", "<svg/>"),
+                                  ("/app/manifest.webmanifest", "application/manifest+json",
+                                   {"name": "pushgate", "start_url": "./"})]:
+            openapi_check.check("GET", path, response(200, body, ctype, **served))
+            openapi_check.check("GET", path, response(304, **policy))
+        openapi_check.check("HEAD", "/app/app.js", response(200, **served))
+        openapi_check.check("GET", "/app", response(301, Location="app/"))
+        openapi_check.check("GET", "/app/nope.js", problem(404, "not_found"))
+        self.refused("GET", "/app/", response(200, "<html/>", "text/html"),
+                     "GET /app/", "required header Content-Security-Policy")
+        self.refused("GET", "/app", response(302, Location="app/"), "status 302")
 
     def test_an_unknown_method_must_be_the_405_problem(self):
         allowed = problem(405, "method_not_allowed")
