@@ -50,10 +50,10 @@ struct config {
     /* PUSHGATE_TRUSTED_PROXIES as written (checked by config_load: base/netmask.h);
      * NULL: no X-Forwarded-For is believed (io/http.c) */
     char *trusted_proxies;
-    char *tls_cert;           /* PUSHGATE_TLS_CERT: NULL = plain HTTP (io/tls.h) */
-    char *tls_key;            /* PUSHGATE_TLS_KEY: set exactly when tls_cert is */
-    int max_held;             /* PUSHGATE_MAX_HELD, 1..10000000, default 50000 (io/hold.h) */
-    int max_held_per_app;     /* PUSHGATE_MAX_HELD_PER_APP, 1..10000000, default 10000 */
+    char *tls_cert;       /* PUSHGATE_TLS_CERT: NULL = plain HTTP (io/tls.h) */
+    char *tls_key;        /* PUSHGATE_TLS_KEY: set exactly when tls_cert is */
+    int max_held;         /* PUSHGATE_MAX_HELD, 1..10000000, default 50000 (io/hold.h) */
+    int max_held_per_app; /* PUSHGATE_MAX_HELD_PER_APP, 1..10000000, default 10000 */
 };
 
 /* The statement_timeout of every server connection (server/io/db.c): no transaction
