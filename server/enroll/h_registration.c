@@ -154,7 +154,7 @@ static void run_create(struct reg_create *c, int idem, const char *p[11])
                  p + 2, on_created, c);
 }
 
-void h_registration_create(struct req *r)
+static void registration_create_as(struct req *r)
 {
     struct registration_input in;
     char why[JSON_ERROR_TEXT_LENGTH];
@@ -189,6 +189,32 @@ void h_registration_create(struct req *r)
     run_create(c, idem, p);
     free(id);
     free(sealed);
+}
+
+static void on_target_app(void *arg, enum db_status st, PGresult *res)
+{
+    struct req *r = arg;
+    if (st != DB_OK)
+        return http_db_failure(r, st);
+    if (PQntuples(res) != 1)
+        return http_problem(r, 404, "not_found", "no application with that id");
+    r->app_id = xstrdup(PQgetvalue(res, 0, 0));
+    r->app_name = xstrdup(PQgetvalue(res, 0, 1));
+    registration_create_as(r);
+}
+
+/* An application creates for itself; the admin names the application
+ * (?applicationId=, required), which must exist: the rest then runs as if that
+ * application had asked (its name goes into the mail, its Idempotency-Keys). */
+void h_registration_create(struct req *r)
+{
+    if (r->caller != CALLER_ADMIN)
+        return registration_create_as(r);
+    const char *app;
+    if (!listreq_target_app(r, true, "not_found", "no application with that id", &app))
+        return;
+    const char *p[] = {app};
+    db_query(r->srv->db, "SELECT id, name FROM applications WHERE id = $1", 1, p, on_target_app, r);
 }
 
 static void on_found(void *arg, enum db_status st, PGresult *res)

@@ -2,6 +2,7 @@
  * (api.md 8). Both objects are built by PostgreSQL (sql/005_mfa.sql). */
 #include "db.h"
 #include "h_mfa_status.h"
+#include "listreq.h"
 #include "mfa_body.h"
 #include "server.h"
 #include "valid.h"
@@ -33,9 +34,12 @@ static void on_json(void *arg, enum db_status st, PGresult *res)
 
 void h_mfa_status(struct req *r)
 {
+    const char *app; /* the admin names the application: ?applicationId= */
+    if (!listreq_target_app(r, true, "user_not_found", "no user of that name", &app))
+        return;
     if (!valid_username(r->params[0]))
         return user_not_found(r);
-    const char *p[] = {r->app_id, r->params[0]};
+    const char *p[] = {app, r->params[0]};
     db_query(r->srv->db, "SELECT mfa_status_json($1, $2)", 2, p, on_json, r);
 }
 

@@ -22,9 +22,12 @@ static void on_devices(void *arg, enum db_status st, PGresult *res)
 
 void h_user_devices(struct req *r)
 {
+    const char *app; /* the admin names the application: ?applicationId= */
+    if (!listreq_target_app(r, true, "user_not_found", "no user of that name", &app))
+        return;
     if (!valid_username(r->params[0]))
         return http_problem(r, 404, "user_not_found", "no user of that name");
-    const char *p[] = {r->app_id, r->params[0]};
+    const char *p[] = {app, r->params[0]};
     db_query(r->srv->db, "SELECT user_devices_json($1, $2)", 2, p, on_devices, r);
 }
 
