@@ -53,6 +53,9 @@ const struct route routes[] = {
     {GET,    "/app",                         AUTH_NONE,         false, h_web_redirect},
     {GET,    "/app/",                        AUTH_NONE,         false, h_web_index},
     {GET,    "/app/{}",                      AUTH_NONE,         false, h_web_file},
+    {GET,    "/console",                     AUTH_NONE,         false, h_console_redirect},
+    {GET,    "/console/",                    AUTH_NONE,         false, h_console_index},
+    {GET,    "/console/{}",                  AUTH_NONE,         false, h_console_file},
     /* lists and administration (api.md 11) */
     {GET,    "/registrations",               AUTH_APP_OR_ADMIN, false, h_registrations_list},
     {GET,    "/auth",                        AUTH_APP_OR_ADMIN, false, h_auth_list},

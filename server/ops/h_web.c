@@ -8,12 +8,17 @@ const char web_csp[] = "default-src 'none'; script-src 'self'; style-src 'self';
                        "worker-src 'self'; base-uri 'none'; form-action 'none'; "
                        "frame-ancestors 'none'";
 
+static const struct web_file *find_in(const struct web_file *t, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return &t[i];
+    return NULL;
+}
+
 const struct web_file *web_file_find(const char *name)
 {
-    for (size_t i = 0; i < web_files_count; i++)
-        if (strcmp(web_files[i].name, name) == 0)
-            return &web_files[i];
-    return NULL;
+    return find_in(web_files, web_files_count, name);
 }
 
 /* If-None-Match names our ETag (a list, or "*"): the client's copy is current. */
@@ -55,9 +60,36 @@ void h_web_file(struct req *r)
     serve(r, f);
 }
 
+/* relative, so that it also holds behind a proxy that serves us under a prefix */
+static void redirect(struct req *r, const char *to)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Location", to);
+    http_reply_empty(r, 301);
+}
+
 void h_web_redirect(struct req *r)
 {
-    /* relative, so that it also holds behind a proxy that serves us under a prefix */
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Location", "app/");
-    http_reply_empty(r, 301);
+    redirect(r, "app/");
+}
+
+/* The admin console: the same headers and policy, from its own table. */
+void h_console_index(struct req *r)
+{
+    const struct web_file *f = find_in(console_files, console_files_count, "index.html");
+    if (!f)
+        return http_problem(r, 404, "not_found", "the admin console is not built in");
+    serve(r, f);
+}
+
+void h_console_file(struct req *r)
+{
+    const struct web_file *f = find_in(console_files, console_files_count, r->params[0]);
+    if (!f)
+        return http_problem(r, 404, "not_found", "no such file");
+    serve(r, f);
+}
+
+void h_console_redirect(struct req *r)
+{
+    redirect(r, "console/");
 }

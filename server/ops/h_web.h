@@ -23,6 +23,9 @@ struct web_file {
 
 extern const struct web_file web_files[];
 extern const size_t web_files_count;
+/* The admin console's files (web/console/, api.md 14): served the same way. */
+extern const struct web_file console_files[];
+extern const size_t console_files_count;
 
 /* The embedded file of that name, or NULL. */
 const struct web_file *web_file_find(const char *name);
@@ -33,5 +36,9 @@ extern const char web_csp[];
 void h_web_index(struct req *r);    /* GET /app/: index.html */
 void h_web_file(struct req *r);     /* GET /app/{}: the file, or 404 */
 void h_web_redirect(struct req *r); /* GET /app: 301 to /app/ (relative URLs need the slash) */
+
+void h_console_index(struct req *r);    /* GET /console/: index.html */
+void h_console_file(struct req *r);     /* GET /console/{}: the file, or 404 */
+void h_console_redirect(struct req *r); /* GET /console: 301 to /console/ */
 
 #endif

@@ -13,6 +13,7 @@ let context = null;
 let page = null;
 const consoleLog = []; // every console message and page error, for the CSP check
 const corrupted = []; // challenges whose signature the "corrupt" route changed
+const dialogs = []; // with newPage({acceptDialogs: true}): every dialog, confirms accepted
 
 async function newPage(opts = {}) {
   if (context) await context.close();
@@ -23,6 +24,12 @@ async function newPage(opts = {}) {
   page = await context.newPage();
   page.on('console', (m) => consoleLog.push({ type: m.type(), text: m.text() }));
   page.on('pageerror', (e) => consoleLog.push({ type: 'pageerror', text: String(e) }));
+  if (opts.acceptDialogs) {
+    page.on('dialog', (d) => {
+      dialogs.push({ type: d.type(), message: d.message() });
+      return d.type() === 'confirm' ? d.accept() : d.dismiss();
+    });
+  }
   return true;
 }
 
@@ -79,6 +86,8 @@ const ops = {
   offline: async () => { await page.route(POLLS, dropPoll); return true; },
   online: async () => { await page.unroute(POLLS, dropPoll); return true; },
   console: async () => consoleLog.slice(),
+  dialogs: async () => dialogs.slice(),
+  elementShot: async (c) => { await page.locator(c.selector).screenshot({ path: c.path }); return c.path; },
   close: async () => { await browser.close(); process.exit(0); },
 };
 

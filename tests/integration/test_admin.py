@@ -65,6 +65,23 @@ class Admin(harness.TestCase):
         status = self.admin("GET", "/users/dave/mfa/status", a).body
         self.assertEqual((status["username"], status["locked"]), ("dave", False))
 
+    def test_console_is_served_like_the_web_authenticator(self):
+        r = self.s.request("GET", "/console/")
+        self.assertEqual(r.status, 200, r)
+        app = self.s.request("GET", "/app/")
+        for h in ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy",
+                  "X-Frame-Options", "Cache-Control"):
+            self.assertEqual(r.headers[h], app.headers[h], h)
+        self.assertEqual(r.headers["Content-Type"], "text/html; charset=utf-8")
+        js = self.s.request("GET", "/console/console.js")
+        self.assertEqual(js.headers["Content-Type"], "text/javascript; charset=utf-8")
+        again = self.s.request("GET", "/console/console.js",
+                               headers={"If-None-Match": js.headers["ETag"]})
+        self.assertEqual(again.status, 304)
+        self.assertProblem(self.s.request("GET", "/console/nope.js"), 404, "not_found")
+        r = self.s.request("GET", "/console")
+        self.assertEqual((r.status, r.headers["Location"]), (301, "console/"))
+
 
 if __name__ == "__main__":
     harness.main()
