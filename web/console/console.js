@@ -116,6 +116,17 @@ async function usersView(app, q = '', cursor = null, back = []) {
       page.nextCursor ? el('button', { id: 'next-page', type: 'button', onclick: () => show(() => usersView(app, q, page.nextCursor, [...back, cursor])) }, 'Next page') : null));
 }
 
+// The message and transaction the device was shown: the signed challenge's payload.
+function challengeOf(a) {
+  try {
+    const b64 = a.challenge.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes)) || {};
+  } catch {
+    return {};
+  }
+}
+
 function authTable(items) {
   return table([
     ['Request', (a) => a.requestId],
@@ -125,7 +136,8 @@ function authTable(items) {
     ['Device', (a) => text(a.deviceId)],
     ['Created', (a) => text(a.createdAt)],
     ['Decided', (a) => text(a.decidedAt)],
-    ['Message and transaction', (a) => el('span', { class: 'pre' }, text(a.challenge))],
+    ['Message', (a) => el('span', { class: 'message' }, text(challengeOf(a).message))],
+    ['Transaction', (a) => el('span', { class: 'pre transaction' }, text(challengeOf(a).transaction))],
   ], items);
 }
 
