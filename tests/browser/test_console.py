@@ -203,6 +203,32 @@ class ConsoleTest(harness.TestCase):
         self.assertEqual(users, {"audited"})
         self.shot("console-audit.png")
 
+    def test_recent_requests_refresh_and_problem_detail(self):
+        reg = self.register("recent-user")
+        dev = device.Device()
+        dev.enroll(self.s, device.link_token(reg["link"]))
+        self.sign_in()
+        self.b.call("click", selector="#apps-view button.link")
+        self.b.call("click", selector="#recent-auth")
+        self.b.call("wait", selector="#recent-view")
+        r = self.s.request("POST", "/auth", headers=dict(self.h, Prefer="respond-async"),
+                           body={"username": "recent-user", "message": "Pay 5 EUR?"})
+        self.assertIn(r.status, (201, 202), r)
+        # appears by itself (the view refreshes every 5 s)
+        self.b.call("waitText", selector="#recent-view td", text=r.body["requestId"],
+                    timeout=30000)
+        self.shot("console-recent.png")
+        # a refused action shows the problem's detail
+        self.b.call("click", selector="#nav-apps")
+        self.b.call("click", selector="#apps-view button.link")
+        self.b.call("click", selector="#new-reg")
+        self.b.call("fill", selector="#reg-username", value="x" * 200)
+        self.b.call("click", selector="#reg-none")
+        self.b.call("click", selector="#reg-go")
+        self.b.call("wait", selector="#error")
+        self.assertIn("username", self.b.call("text", selector="#error"))
+        self.assertNoCspViolation()
+
 
 if __name__ == "__main__":
     harness.main()

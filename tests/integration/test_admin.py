@@ -1,5 +1,7 @@
 """The admin reads a user's devices and MFA status and creates registrations for an
 application it names with ?applicationId= (what the console, api.md 14, needs)."""
+import os
+
 import device
 import harness
 
@@ -81,6 +83,19 @@ class Admin(harness.TestCase):
         self.assertProblem(self.s.request("GET", "/console/nope.js"), 404, "not_found")
         r = self.s.request("GET", "/console")
         self.assertEqual((r.status, r.headers["Location"]), (301, "console/"))
+
+    def test_console_files_are_web_console_and_insert_no_markup(self):
+        folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "web",
+                              "console")
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name), "rb") as f:
+                data = f.read()
+            r = self.s.request("GET", f"/console/{name}")
+            self.assertEqual((r.status, r.raw), (200, data), name)
+            if name.endswith(".js"):
+                for bad in (b"innerHTML", b"outerHTML", b"insertAdjacentHTML", b"eval(",
+                            b"document.write", b"new Function"):
+                    self.assertNotIn(bad, data, name)
 
 
 if __name__ == "__main__":
