@@ -2,6 +2,7 @@
 (tests/browser/driver.mjs), against the real pushgated and PostgreSQL of the integration
 harness. Screenshots of each view go to $PUSHGATE_SCREENSHOTS (the build tree under ctest)."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -106,11 +107,17 @@ class ConsoleTest(harness.TestCase):
         self.assertEqual(sorted(names), [f"cust07{i}" for i in range(10)])
         self.b.call("waitText", selector="#user-view .reg-status", text="pending")
         self.shot("console-user-pending.png")
-        dev = device.Device()
-        dev.enroll(self.s, device.link_token(links["cust075"]))
+        with tempfile.TemporaryDirectory() as d:
+            sim = os.environ.get("PUSHGATE_SIM") or os.path.join(harness.REPO, "build", "bin",
+                                                                 "pushgate-sim")
+            out = subprocess.run([sim, "enroll", links["cust075"], "--state", f"{d}/s.json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        device_id = re.search(r"enrolled device (d_\S+)", out.stdout).group(1)
         self.b.call("click", selector="#refresh-user")
         self.b.call("waitText", selector="#user-view .reg-status", text="completed")
-        self.b.call("waitText", selector="#user-view .reg-device", text=dev.device_id)
+        self.b.call("waitText", selector="#user-view .reg-device", text=device_id)
         self.shot("console-user-completed.png")
         self.b.call("click", selector="#user-view button.revoke")
         self.b.call("wait", selector="#user-view button.revoke", state="detached")
