@@ -36,6 +36,20 @@ void devproof_check(struct req *r, void (*next)(struct req *r));
  * nothing is decided for a replayed proof). */
 void devproof_check_unclaimed(struct req *r, void (*next)(struct req *r));
 
+/* GET /device/challenges (AUTH_DEVICE_POLL): the jti is taken without a write
+ * (caller/pollclaim.h) when the peers' claims are known, else claimed as by
+ * devproof_check; r->device_id and r->device_jti are set. The poll's answer must
+ * then go through one of these two (each takes body and answers r):
+ * - devproof_reply_claimed: challenges; the jti is claimed in device_jtis first
+ *   (401 when it was claimed, 503 when the database cannot say), so a proof
+ *   hands out challenges once across all instances;
+ * - devproof_reply_idle: nothing to hand out; answered when this instance's
+ *   claim is written and no peer claimed the same proof with a lower row id (else
+ *   401), or, when still unwritten, after the claim in device_jtis. */
+void devproof_check_poll(struct req *r, void (*next)(struct req *r));
+void devproof_reply_claimed(struct req *r, json_t *body);
+void devproof_reply_idle(struct req *r, json_t *body);
+
 /* The cached key of a device that passed devproof_check (borrowed). */
 EVP_PKEY *devproof_key(struct server *srv, const char *device_id);
 

@@ -6,10 +6,12 @@
 #include "devpoll.h"
 #include "keyswap.h"
 #include "log.h"
+#include "pollclaim.h"
 #include "server.h"
 #include "protocol/token.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,11 +46,19 @@ char *notify_register(PGconn *pg)
 static void on_payload(void *arg, const char *payload)
 {
     struct notify *n = arg;
-    log_kv(LOG_DEBUG, "peer notification", "payload", payload, NULL); /* ids only */
+    if (strncmp(payload, "p:", 2) != 0) /* p: a row of poll claims, kilobytes of hashes */
+        log_kv(LOG_DEBUG, "peer notification", "payload", payload, NULL); /* ids only */
+    else if (log_enabled(LOG_DEBUG)) {
+        char who[40];
+        snprintf(who, sizeof who, "%.*s", (int)strcspn(payload + 2, ":"), payload + 2);
+        log_kv(LOG_DEBUG, "peer poll claims", "instance", who, NULL);
+    }
     if (strncmp(payload, "c:", 2) == 0)
         devpoll_wake(n->srv, payload + 2);
     else if (strncmp(payload, "d:", 2) == 0)
         authwait_recheck(n->srv, payload + 2);
+    else if (strncmp(payload, "p:", 2) == 0)
+        pollclaim_peer(n->srv->pollclaim, payload + 2);
     else if (strcmp(payload, "k:") == 0)
         keyswap_check(n->srv);
 }
@@ -59,6 +69,7 @@ static void on_listening(void *arg)
 {
     struct notify *n = arg;
     log_kv(LOG_DEBUG, "listening for peer notifications", NULL);
+    pollclaim_listening(n->srv->pollclaim);
     devpoll_wake_all(n->srv);
     authwait_recheck_all(n->srv);
     keyswap_check(n->srv);
