@@ -14,7 +14,7 @@
  * (sql/012_device_jtis.sql, sql/021_proofs.sql; claims that queue together share a statement), so a
  * proof is accepted once by all instances together, restarts included; the claim is a write, and
  * while the database is unreachable device requests get 503. Once a minute rows past the window are
- * deleted. */
+ * deleted. Long-polls are claimed without a write each (devproof_check_poll, caller/pollclaim.h). */
 #ifndef PUSHGATE_DEVPROOF_H
 #define PUSHGATE_DEVPROOF_H
 
