@@ -110,7 +110,8 @@ uint64_t pollclaim_key(const char *device_id, const char *jti)
     char buf[256];
     unsigned char md[EVP_MAX_MD_SIZE];
     int n = snprintf(buf, sizeof buf, "%s%c%s", device_id, '\0', jti); /* the NUL separates */
-    if (n < 0 || (size_t)n >= sizeof buf || !EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL)) {
+    if (n < 0 || (size_t)n >= sizeof buf ||
+        !EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL)) {
         log_kv(LOG_ERROR, "cannot hash a device proof's jti", NULL);
         abort(); /* devproof_parse bounds both: unreachable */
     }
@@ -208,8 +209,9 @@ static void flushed_ok(struct pollclaim *pc, PGresult *res)
         unsigned long n = strtoul(s, &end, 10);
         if (end == s)
             break;
-        if (n >= 1 && n <= pc->nflying)
-            *find(pc, pc->flying[n - 1].key) = VAL(0, 0); /* lost to "nobody" */
+        uint64_t *v = n >= 1 && n <= pc->nflying ? find(pc, pc->flying[n - 1].key) : NULL;
+        if (v)              /* (gone only when its generation aged out: a long outage) */
+            *v = VAL(0, 0); /* lost to "nobody" */
         s = *end ? end + 1 : end;
     }
 }
@@ -311,8 +313,7 @@ static void on_reread(void *arg, enum db_status st, PGresult *res)
     const char *me = pc->srv->instance_id;
     for (int i = 0; i < PQntuples(res); i++)
         if (!me || strcmp(PQgetvalue(res, i, 0), me) != 0)
-            record_hex(pc, PQgetvalue(res, i, 2), strtoull(PQgetvalue(res, i, 1), NULL, 10),
-                       false);
+            record_hex(pc, PQgetvalue(res, i, 2), strtoull(PQgetvalue(res, i, 1), NULL, 10), false);
     if (!pc->ready) {
         char n[24];
         snprintf(n, sizeof n, "%d", PQntuples(res));

@@ -31,8 +31,8 @@
 #include <stdint.h>
 
 #define POLLCLAIM_FLUSH_MS 200
-#define POLLCLAIM_ROW_MAX 400    /* keys per row: the NOTIFY payload stays under 8000 bytes */
-#define POLLCLAIM_GEN_S 64       /* three generations: a key is known 128-192 s >= 125 s */
+#define POLLCLAIM_ROW_MAX 400        /* keys per row: the NOTIFY payload stays under 8000 bytes */
+#define POLLCLAIM_GEN_S 64           /* three generations: a key is known 128-192 s >= 125 s */
 #define POLLCLAIM_REQUEUE_MAX 100000 /* keys kept for the next flush after a failed one */
 
 struct server;
