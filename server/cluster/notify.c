@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HEARTBEAT_S 2
+#define PEER_FRESH_S 5 /* peers NOTIFY us while our row is under 6 s old (sql/008) */
 
 static const char heartbeat_sql[] =
     "WITH gc AS (DELETE FROM instances WHERE last_seen < now() - interval '10 minutes') "
@@ -26,7 +28,8 @@ struct notify {
     struct server *srv;
     struct db *listen; /* one dedicated connection */
     struct event *beat;
-    bool leaving; /* the DELETE of our heartbeat row is in flight */
+    bool leaving;  /* the DELETE of our heartbeat row is in flight */
+    time_t beat_ok; /* CLOCK_MONOTONIC seconds of the last heartbeat written */
 };
 
 char *notify_register(PGconn *pg)
@@ -75,11 +78,32 @@ static void on_listening(void *arg)
     keyswap_check(n->srv);
 }
 
+static time_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* A heartbeat that comes PEER_FRESH_S or more after the last one: meanwhile the
+ * peers may have found our row stale and stopped NOTIFYing (sql/008
+ * peers_alive), so whatever they announced is read again, as after a LISTEN
+ * reconnect. */
 static void on_beat_done(void *arg, enum db_status st, PGresult *res)
 {
-    (void)arg, (void)res;
-    if (st != DB_OK)
+    (void)res;
+    struct notify *n = arg;
+    if (st != DB_OK) {
         log_kv(LOG_DEBUG, "heartbeat failed", NULL);
+        return;
+    }
+    time_t now = mono_s();
+    if (n->beat_ok && now - n->beat_ok >= PEER_FRESH_S) {
+        log_kv(LOG_WARN, "heartbeat was late; reading held requests again", NULL);
+        devpoll_wake_all(n->srv);
+        authwait_recheck_all(n->srv);
+    }
+    n->beat_ok = now;
 }
 
 static void on_beat(evutil_socket_t fd, short what, void *arg)
