@@ -10,6 +10,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "serve.h"
+#include "workers.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
     log_setup(cfg.log_level, cfg.log_json);
     int rc;
     if (!strcmp(cmd, "serve"))
-        rc = serve_main(&cfg);
+        rc = cfg.workers > 1 ? workers_main(&cfg) : serve_main(&cfg);
     else if (!strcmp(cmd, "migrate"))
         rc = cli_migrate(&cfg);
     else if (!strcmp(cmd, "app"))

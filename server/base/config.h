@@ -54,6 +54,7 @@ struct config {
     char *tls_key;        /* PUSHGATE_TLS_KEY: set exactly when tls_cert is */
     int max_held;         /* PUSHGATE_MAX_HELD, 1..10000000, default 50000 (io/hold.h) */
     int max_held_per_app; /* PUSHGATE_MAX_HELD_PER_APP, 1..10000000, default 10000 */
+    int workers;          /* PUSHGATE_WORKERS, 1..64, default 1 (app/workers.h) */
 };
 
 /* The statement_timeout of every server connection (server/io/db.c): no transaction

@@ -18,6 +18,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
  * between HTTP_MAX_BODY and this we answer a proper problem+json 413. */
 #define EVHTTP_HARD_BODY_CAP (256 * 1024)
 #define HTTP_TIMEOUT_S 30
+#define HTTP_BACKLOG 1024 /* workers' own listeners: a burst of reconnecting devices */
 
 _Static_assert(HTTP_MAX_HEAD == HTTPCHECK_MAX_HEAD, "errpage.c counts heads against evhttp's cap");
 
@@ -525,6 +527,38 @@ static void configure(struct evhttp *h)
     evhttp_set_default_content_type(h, "application/json");
 }
 
+/* The listening socket: evhttp's own, unless several workers share the port
+ * (app/workers.h): then SO_REUSEPORT, each worker with its own accept queue and
+ * the kernel spreading new connections over them. */
+static struct evhttp_bound_socket *bind_listener(struct server *srv)
+{
+    const struct config *c = srv->cfg;
+    if (c->workers <= 1)
+        return evhttp_bind_socket_with_handle(srv->http, c->listen_host,
+                                              (ev_uint16_t)c->listen_port);
+    char port[8];
+    snprintf(port, sizeof port, "%d", c->listen_port);
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+                                    .ai_socktype = SOCK_STREAM,
+                                    .ai_protocol = IPPROTO_TCP,
+                                    .ai_flags = EVUTIL_AI_PASSIVE};
+    struct evutil_addrinfo *ai = NULL;
+    if (evutil_getaddrinfo(c->listen_host, port, &hints, &ai) != 0)
+        return NULL;
+    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
+                     LEV_OPT_CLOSE_ON_EXEC;
+    struct evconnlistener *lev = evconnlistener_new_bind(srv->base, NULL, NULL, flags,
+                                                         HTTP_BACKLOG, ai->ai_addr,
+                                                         (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (!lev)
+        return NULL;
+    struct evhttp_bound_socket *bs = evhttp_bind_listener(srv->http, lev);
+    if (!bs)
+        evconnlistener_free(lev);
+    return bs;
+}
+
 int http_start(struct server *srv, const struct http_routing *wiring)
 {
     const struct config *c = srv->cfg;
@@ -545,8 +579,7 @@ int http_start(struct server *srv, const struct http_routing *wiring)
     };
     guard = connguard_new(srv->base, srv->http, &lim);
     evhttp_set_gencb(srv->http, on_request, srv);
-    srv->listener =
-        evhttp_bind_socket_with_handle(srv->http, c->listen_host, (ev_uint16_t)c->listen_port);
+    srv->listener = bind_listener(srv);
     if (!srv->listener) {
         log_kv(LOG_ERROR, "cannot listen", "host", c->listen_host, "error",
                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), NULL);
