@@ -7,7 +7,8 @@
  *                  [--duration S] [--log FILE] [--wait S] [--ramp R] [--bind ADDR]
  *       N devices, one keep-alive connection each, long-polling GET /device/challenges
  *       (approve: wait=--wait, default 30; an answer with no challenge, the wait's end, is
- *       simply polled again).
+ *       simply polled again; a failed poll, e.g. 503, counts as an error and is polled again
+ *       after 1-2 s, as Retry-After: 1 asks).
  *       approve: every challenge (its server signature verified against the JWKS) is
  *       approved at once with a signed response; the log gets "requestId sent_ns" per
  *       answer, sent_ns = CLOCK_REALTIME when the answer was handed to the socket.
@@ -314,11 +315,13 @@ static void print_stats(void)
 struct device {
     struct user *u;
     struct conn c;
-    int pending; /* requests queued on c */
+    int pending;         /* requests queued on c */
+    struct event *retry; /* a failed poll is polled again after a pause (made on first use) */
 };
 
 static struct device *devs;
 static void device_poll(struct device *d);
+static void device_retry(struct device *d);
 
 static char *device_proof(struct user *u, const char *method, const char *path)
 {
@@ -421,8 +424,8 @@ static void on_polled(struct evhttp_request *r, void *arg)
         n_err++;
         if (code == 0)
             n_conn_err++;
-        if (!stopping) /* reconnect after a short pause would be kinder; count and go on */
-            device_poll(d);
+        if (!stopping) /* count it, and poll again after 1-2 s (the server's Retry-After is 1) */
+            device_retry(d);
         return;
     }
     n_ok++;
@@ -442,6 +445,21 @@ static void on_polled(struct evhttp_request *r, void *arg)
     json_decref(body);
     if (!stopping)
         device_poll(d);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    if (!stopping)
+        device_poll(arg);
+}
+
+static void device_retry(struct device *d)
+{
+    if (!d->retry)
+        d->retry = evtimer_new(base, on_retry, d);
+    struct timeval tv = {1, (rand() % 1000) * 1000};
+    evtimer_add(d->retry, &tv);
 }
 
 static void device_poll(struct device *d)
