@@ -5,8 +5,20 @@
       warm-up), decision latency (application received the 200 - device sent its signed
       approval, both CLOCK_REALTIME ns on this machine) and whole-flow latency
       (POST /auth sent -> 200 received) percentiles in ms, and error counts.
+
+  analyze.py metrics PORT METRIC SOURCE_ADDRESS PID...
+      the sum over the server processes PID... (PUSHGATE_WORKERS: each answers /metrics for
+      itself, and the kernel picks which one accepts a connection) of a /metrics line, e.g.
+      'pushgate_held_requests{kind="device_poll"}': opens a batch of connections to
+      127.0.0.1:PORT from SOURCE_ADDRESS (127.0.0.N), sends GET /metrics on each, learns from the kernel (ss -p) which
+      process accepted each, and keeps one answer per process; a few batches at most.
+      Prints "sum=N processes=K of=M per_process=pid:value,...".
 """
+import http.client
+import re
+import subprocess
 import sys
+import time
 
 
 def pct(values, p):
@@ -49,8 +61,59 @@ def flows(apps_log, dev_log, warmup_s):
           f"flow_p50_ms={pct(flow, 50):.3f} flow_p99_ms={pct(flow, 99):.3f}")
 
 
+def metric_of(text, name):
+    total = None
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == name:
+            total = (total or 0) + float(parts[1])
+    return total
+
+
+def metrics(port, name, source, pids):
+    want = set(pids)
+    got = {}
+    t_end = time.monotonic() + 30  # a bound for a saturated server
+    for _ in range(8):
+        if want <= set(got) or time.monotonic() > t_end:
+            break
+        conns = {}
+        for _ in range(max(16, 8 * len(want - set(got)))):
+            if time.monotonic() > t_end:
+                break
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+            try:
+                c.request("GET", "/metrics")
+                r = c.getresponse()
+                body = r.read().decode()
+            except OSError:
+                c.close()
+                continue
+            conns[c.sock.getsockname()[1]] = (c, body)
+        if not conns:
+            continue
+        ports = " or ".join(f"dport = :{lp}" for lp in conns)
+        out = subprocess.run(["ss", "-Htnp", "state", "established", f"( sport = :{port} ) and ( {ports} )"],
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            m = re.search(r"127\.\d+\.\d+\.\d+:(\d+)\s+users:.*pid=(\d+)", line)
+            if not m:
+                continue
+            lp, pid = int(m.group(1)), int(m.group(2))
+            if pid in want and pid not in got and lp in conns:
+                v = metric_of(conns[lp][1], name)
+                if v is not None:
+                    got[pid] = v
+        for c, _ in conns.values():
+            c.close()
+    per = ",".join(f"{pid}:{got[pid]:.0f}" for pid in sorted(got))
+    print(f"sum={sum(got.values()):.0f} processes={len(got)} of={len(want)} per_process={per or '-'}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "flows":
         flows(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    elif len(sys.argv) >= 6 and sys.argv[1] == "metrics":
+        metrics(int(sys.argv[2]), sys.argv[3], sys.argv[4], [int(p) for p in sys.argv[5:]])
     else:
         sys.exit(__doc__)

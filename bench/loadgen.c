@@ -4,8 +4,11 @@
  *       N fresh P-256 device keys: FILE lines "username deviceId pkcs8-der-b64url", and a
  *       TSV "username deviceId jwk" that bench/run loads into users/registrations/devices.
  *   pgload devices --url URL --keys FILE [--from I] [--count N] [--mode approve|hold]
- *                  [--duration S] [--log FILE]
- *       N devices, one keep-alive connection each, long-polling GET /device/challenges.
+ *                  [--duration S] [--log FILE] [--wait S] [--ramp R] [--bind ADDR]
+ *       N devices, one keep-alive connection each, long-polling GET /device/challenges
+ *       (approve: wait=--wait, default 30; an answer with no challenge, the wait's end, is
+ *       simply polled again; a failed poll, e.g. 503, counts as an error and is polled again
+ *       after 1-2 s, as Retry-After: 1 asks).
  *       approve: every challenge (its server signature verified against the JWKS) is
  *       approved at once with a signed response; the log gets "requestId sent_ns" per
  *       answer, sent_ns = CLOCK_REALTIME when the answer was handed to the socket.
@@ -24,6 +27,9 @@
  *
  * Every mode stops by itself after --duration seconds (a hard bound), prints one
  * "stats ..." line on stdout and a "ready" line once every hold request is sent.
+ * --ramp R: at most R new requests (devices' first polls, holds) per second (default 800).
+ * --bind ADDR: every connection's source address (a loopback address such as 127.0.0.2,
+ * so that several processes do not share one address's ephemeral ports).
  * Traffic goes only to the URL given, which bench/run sets to 127.0.0.1.
  *
  * --url https://127.0.0.1:PORT speaks TLS to a server with PUSHGATE_TLS_CERT (libevent's
@@ -58,9 +64,9 @@
 #define POLL_WAIT_S 30
 #define HOLD_POLL_WAIT_S 60
 #define HOLD_AUTH_TIMEOUT_S 300
-#define RAMP_PER_TICK                                                                              \
-    40 /* new requests per 50 ms tick (800/s): a faster ramp overran the                           \
-        * server's database queue (503 after its 4 s queue limit) */
+#define RAMP_PER_S                                                                                 \
+    800 /* new requests per second by default (40 per 50 ms tick): a faster ramp overran the       \
+         * server's database queue (503 after its 4 s queue limit) */
 
 struct user {
     char name[32];
@@ -69,12 +75,14 @@ struct user {
 };
 
 struct opts {
-    const char *mode, *sub, *url, *keys, *seed, *log, *app, *secret, *cacert;
+    const char *mode, *sub, *url, *keys, *seed, *log, *app, *secret, *cacert, *bind;
     int from, count, conns;
+    int wait;   /* devices approve: the polls' wait= (seconds) */
+    int ramp;   /* new requests per second while starting */
     long flows; /* apps flow: stop after this many answers (0: by --duration only) */
     double duration;
     double rate; /* apps flow: at most this many request starts per second (0: unpaced) */
-} o = {.conns = 16, .duration = 30};
+} o = {.conns = 16, .duration = 30, .wait = POLL_WAIT_S, .ramp = RAMP_PER_S};
 
 static struct event_base *base;
 static char host[64] = "127.0.0.1";
@@ -241,6 +249,8 @@ static void conn_open(struct conn *c, int timeout_s)
         evhttp_connection_base_bufferevent_new(base, NULL, tls_ctx ? tls_bev() : NULL, host, port);
     if (!c->evcon)
         die("cannot make a connection");
+    if (o.bind)
+        evhttp_connection_set_local_address(c->evcon, o.bind);
     evhttp_connection_set_timeout(c->evcon, timeout_s);
     evhttp_connection_set_retries(c->evcon, 0);
     if (tls_ctx) /* evhttp would reopen it with its spent SSL object */
@@ -305,11 +315,13 @@ static void print_stats(void)
 struct device {
     struct user *u;
     struct conn c;
-    int pending; /* requests queued on c */
+    int pending;         /* requests queued on c */
+    struct event *retry; /* a failed poll is polled again after a pause (made on first use) */
 };
 
 static struct device *devs;
 static void device_poll(struct device *d);
+static void device_retry(struct device *d);
 
 static char *device_proof(struct user *u, const char *method, const char *path)
 {
@@ -412,8 +424,8 @@ static void on_polled(struct evhttp_request *r, void *arg)
         n_err++;
         if (code == 0)
             n_conn_err++;
-        if (!stopping) /* reconnect after a short pause would be kinder; count and go on */
-            device_poll(d);
+        if (!stopping) /* count it, and poll again after 1-2 s (the server's Retry-After is 1) */
+            device_retry(d);
         return;
     }
     n_ok++;
@@ -435,11 +447,26 @@ static void on_polled(struct evhttp_request *r, void *arg)
         device_poll(d);
 }
 
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    if (!stopping)
+        device_poll(arg);
+}
+
+static void device_retry(struct device *d)
+{
+    if (!d->retry)
+        d->retry = evtimer_new(base, on_retry, d);
+    struct timeval tv = {1, (rand() % 1000) * 1000};
+    evtimer_add(d->retry, &tv);
+}
+
 static void device_poll(struct device *d)
 {
     struct evhttp_request *r = req_new(on_polled, d);
     char uri[64];
-    int wait = !strcmp(o.sub, "hold") ? HOLD_POLL_WAIT_S : POLL_WAIT_S;
+    int wait = !strcmp(o.sub, "hold") ? HOLD_POLL_WAIT_S : o.wait;
     snprintf(uri, sizeof uri, "/device/challenges?wait=%d", wait);
     device_request(d, r, EVHTTP_REQ_GET, "/device/challenges", uri);
 }
@@ -571,7 +598,8 @@ static void on_ramp(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what, (void)arg;
     bool dev = !strcmp(o.mode, "devices");
     int total = dev ? nusers : o.conns;
-    for (int i = 0; i < RAMP_PER_TICK && started < total && !stopping; i++, started++) {
+    int per_tick = o.ramp / 20 > 0 ? o.ramp / 20 : 1;
+    for (int i = 0; i < per_tick && started < total && !stopping; i++, started++) {
         if (dev)
             device_poll(&devs[started]);
         else
@@ -647,7 +675,7 @@ static int cmd_devices(void)
     load_users(true);
     fetch_jwks();
     devs = calloc(nusers, sizeof *devs);
-    int timeout = (!strcmp(o.sub, "hold") ? HOLD_POLL_WAIT_S : POLL_WAIT_S) + 30;
+    int timeout = (!strcmp(o.sub, "hold") ? HOLD_POLL_WAIT_S : o.wait) + 30;
     for (int i = 0; i < nusers; i++) {
         devs[i].u = &users[i];
         conn_open(&devs[i].c, timeout);
@@ -713,6 +741,12 @@ int main(int argc, char **argv)
             o.duration = atof(v);
         else if (!strcmp(a, "--cacert"))
             o.cacert = v;
+        else if (!strcmp(a, "--bind"))
+            o.bind = v;
+        else if (!strcmp(a, "--wait"))
+            o.wait = atoi(v);
+        else if (!strcmp(a, "--ramp"))
+            o.ramp = atoi(v);
         else
             die("unknown option");
     }
@@ -725,6 +759,10 @@ int main(int argc, char **argv)
         o.sub = "flow";
     if (o.duration <= 0 || o.duration > 900)
         die("--duration must be 0-900 s");
+    if (o.wait < 0 || o.wait > 300 || o.ramp <= 0)
+        die("--wait must be 0-300 s and --ramp above 0");
+    if (o.bind && strncmp(o.bind, "127.", 4) != 0)
+        die("--bind must be a loopback address (127.x.x.x)");
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     parse_url(o.url);
