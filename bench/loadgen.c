@@ -8,7 +8,8 @@
  *       N devices, one keep-alive connection each, long-polling GET /device/challenges
  *       (approve: wait=--wait, default 30; an answer with no challenge, the wait's end, is
  *       simply polled again; a failed poll, e.g. 503, counts as an error and is polled again
- *       after 1-2 s, as Retry-After: 1 asks).
+ *       after a pause that doubles with each failure in a row (1-2 s as Retry-After: 1
+ *       asks, then 2-4 s, ... up to 32-64 s), as an authenticator backs off).
  *       approve: every challenge (its server signature verified against the JWKS) is
  *       approved at once with a signed response; the log gets "requestId sent_ns" per
  *       answer, sent_ns = CLOCK_REALTIME when the answer was handed to the socket.
@@ -317,6 +318,7 @@ struct device {
     struct conn c;
     int pending;         /* requests queued on c */
     struct event *retry; /* a failed poll is polled again after a pause (made on first use) */
+    int fails;           /* failed polls in a row: the pause doubles, as an authenticator's */
 };
 
 static struct device *devs;
@@ -424,11 +426,12 @@ static void on_polled(struct evhttp_request *r, void *arg)
         n_err++;
         if (code == 0)
             n_conn_err++;
-        if (!stopping) /* count it, and poll again after 1-2 s (the server's Retry-After is 1) */
+        if (!stopping) /* count it, and poll again after 1-2 s, doubling up to 32-64 s */
             device_retry(d);
         return;
     }
     n_ok++;
+    d->fails = 0;
     json_t *body = body_json(r), *item;
     size_t i;
     json_array_foreach(json_object_get(body, "challenges"), i, item)
@@ -458,7 +461,9 @@ static void device_retry(struct device *d)
 {
     if (!d->retry)
         d->retry = evtimer_new(base, on_retry, d);
-    struct timeval tv = {1, (rand() % 1000) * 1000};
+    int base_s = 1 << (d->fails < 5 ? d->fails : 5); /* the server's Retry-After is 1 */
+    d->fails++;
+    struct timeval tv = {base_s + rand() % base_s, (rand() % 1000) * 1000};
     evtimer_add(d->retry, &tv);
 }
 
