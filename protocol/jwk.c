@@ -86,19 +86,29 @@ fail:
     return NULL;
 }
 
-EVP_PKEY *jwk_to_pkey(const json_t *jwk)
+int jwk_to_point(const json_t *jwk, unsigned char pt[JWK_POINT_LEN])
 {
-    unsigned char pt[1 + 2 * JWK_COORD_LEN];
     if (!json_is_object(jwk) || !jwk_str_is(json_object_get(jwk, "kty"), "EC") ||
         !jwk_str_is(json_object_get(jwk, "crv"), "P-256"))
-        return NULL;
+        return -1;
     if (json_object_get(jwk, "d") != NULL || !jwk_optional_is(jwk, "alg", "ES256") ||
         !jwk_optional_is(jwk, "use", "sig"))
-        return NULL;
+        return -1;
     pt[0] = 0x04; /* uncompressed point form */
     if (jwk_coord(jwk, "x", pt + 1) != 0 || jwk_coord(jwk, "y", pt + 1 + JWK_COORD_LEN) != 0)
-        return NULL;
-    return jwk_import_point(pt, sizeof(pt));
+        return -1;
+    return 0;
+}
+
+EVP_PKEY *jwk_point_to_pkey(const unsigned char pt[JWK_POINT_LEN])
+{
+    return jwk_import_point(pt, JWK_POINT_LEN);
+}
+
+EVP_PKEY *jwk_to_pkey(const json_t *jwk)
+{
+    unsigned char pt[JWK_POINT_LEN];
+    return jwk_to_point(jwk, pt) == 0 ? jwk_point_to_pkey(pt) : NULL;
 }
 
 /* Fetches both affine coordinates, left-padded to 32 bytes, as base64url strings. */

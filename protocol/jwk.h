@@ -20,6 +20,13 @@
  * Returns a new key (caller EVP_PKEY_free's) or NULL on any failure. */
 EVP_PKEY *jwk_to_pkey(const json_t *jwk);
 
+/* The same in two steps: the JWK's checks and its point (0x04 || x || y; 0, or -1
+ * when jwk_to_pkey would fail on them), then the key (NULL when the point is not
+ * on the curve). 65 bytes keep a device's key where an EVP_PKEY takes ~2 KiB. */
+#define JWK_POINT_LEN 65
+int jwk_to_point(const json_t *jwk, unsigned char pt[JWK_POINT_LEN]);
+EVP_PKEY *jwk_point_to_pkey(const unsigned char pt[JWK_POINT_LEN]);
+
 /* Returns a new JSON object {"kty":"EC","crv":"P-256","x":..,"y":..} for the public part
  * of key (caller json_decref's). When kid != NULL, also "kid":kid, "use":"sig",
  * "alg":"ES256" (the JWKS form). NULL when key is not a P-256 key or on failure. */

@@ -50,7 +50,8 @@ void devproof_check_poll(struct req *r, void (*next)(struct req *r));
 void devproof_reply_claimed(struct req *r, json_t *body);
 void devproof_reply_idle(struct req *r, json_t *body);
 
-/* The cached key of a device that passed devproof_check (borrowed). */
+/* The key of a device that passed devproof_check: borrowed, and valid only until
+ * the next call here (parsed keys are dropped in bulk: use it at once). */
 EVP_PKEY *devproof_key(struct server *srv, const char *device_id);
 
 void devproof_unauthorized(struct req *r);
