@@ -1589,6 +1589,25 @@ BEGIN
 END $$;
 
 --
+-- Name: poll_claims_add(text, bytea, text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.poll_claims_add(p_instance text, p_digests bytea, p_devices text[], OUT id bigint, OUT refused text) RETURNS record
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO poll_claims (instance_id, digests) VALUES (p_instance, p_digests)
+    RETURNING poll_claims.id INTO id;
+    PERFORM pg_notify('pushgate', 'p:' || p_instance || ':' || id || ':' || encode(p_digests, 'hex'));
+    refused := array_to_string(ARRAY(
+        SELECT u.n FROM unnest(p_devices) WITH ORDINALITY AS u(d, n)
+         WHERE NOT EXISTS (SELECT 1 FROM devices dv
+                             JOIN applications ap ON ap.id = dv.app_id AND ap.status = 'active'
+                            WHERE dv.id = u.d AND dv.status = 'active')
+         ORDER BY u.n), ',');
+END $$;
+
+--
 -- Name: random_nonce(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2436,6 +2455,30 @@ ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: poll_claims; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.poll_claims (
+    id bigint NOT NULL,
+    instance_id text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    digests bytea NOT NULL
+);
+
+--
+-- Name: poll_claims_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.poll_claims ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.poll_claims_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2577,6 +2620,13 @@ ALTER TABLE ONLY public.mfa_send_budget
 
 ALTER TABLE ONLY public.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
+
+--
+-- Name: poll_claims poll_claims_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.poll_claims
+    ADD CONSTRAINT poll_claims_pkey PRIMARY KEY (id);
 
 --
 -- Name: registrations registrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2741,6 +2791,12 @@ CREATE INDEX outbox_due ON public.outbox USING btree (next_attempt_at) WHERE (st
 --
 
 CREATE INDEX outbox_registration ON public.outbox USING btree (registration_id);
+
+--
+-- Name: poll_claims_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX poll_claims_at ON public.poll_claims USING btree (at);
 
 --
 -- Name: registrations_app_list; Type: INDEX; Schema: public; Owner: -

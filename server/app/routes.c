@@ -36,7 +36,7 @@ const struct route routes[] = {
     {POST,   "/auth",                        AUTH_APP,          true,  h_auth_create},
     {GET,    "/auth/{}",                     AUTH_APP_OR_ADMIN, false, h_auth_get},
     {DELETE, "/auth/{}",                     AUTH_APP_OR_ADMIN, false, h_auth_cancel},
-    {GET,    "/device/challenges",           AUTH_DEVICE,       false, h_device_poll},
+    {GET,    "/device/challenges",           AUTH_DEVICE_POLL,  false, h_device_poll},
     {POST,   "/device/challenges/{}",        AUTH_DEVICE_JTI,   true,  h_device_answer},
     {GET,    "/device",                      AUTH_DEVICE,       false, h_device_get},
     {DELETE, "/device",                      AUTH_DEVICE,       false, h_device_revoke},

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "outbox.h"
+#include "pollclaim.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "routes.h"
@@ -188,6 +189,7 @@ int serve_main(const struct config *cfg)
     srv.early = authearly_new();
     srv.known = devknown_new();
     srv.devproof = devproof_new(&srv);
+    srv.pollclaim = pollclaim_new(&srv); /* before notify: its LISTEN starts the re-read */
     srv.notify = notify_new(&srv);
     struct audit *audit = audit_new(&srv);
     const struct http_routing routing = {routes, routes_count, caller_dispatch, metrics_request};
@@ -199,6 +201,7 @@ int serve_main(const struct config *cfg)
     notify_free(srv.notify);
     audit_free(audit);
     devproof_free(srv.devproof);
+    pollclaim_free(srv.pollclaim);
     authcancel_free_all(&srv);
     authearly_free(srv.early);
     devknown_free(srv.known);

@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 struct worker {
-    pid_t pid;     /* 0: not running */
-    time_t since;  /* started, or (not running) died */
+    pid_t pid;    /* 0: not running */
+    time_t since; /* started, or (not running) died */
 };
 
 struct pool {
@@ -46,8 +46,8 @@ static time_t now_s(void)
  * host: the port every worker then binds. */
 static int reserve_port(const char *host, int *port)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *ai = NULL;
     if (getaddrinfo(host, "0", &hints, &ai) != 0)
         return -1;

@@ -21,6 +21,7 @@ struct notify;
 struct authearly;
 struct devproof;
 struct devknown;
+struct pollclaim;
 struct tls;
 
 struct server {
@@ -36,6 +37,7 @@ struct server {
     struct hmap *owed_cancels; /* request id -> cancel owed to a hung-up caller (authcancel.c) */
     struct authearly *early;   /* decided with no waiter here, kept briefly (authearly.c) */
     struct hmap *polls;        /* device id -> a device poll's hold (hold.c) */
+    struct pollclaim *pollclaim; /* device polls' jtis (caller/pollclaim.h) */
     struct devknown *known;    /* devices known to have nothing pending (devknown.c) */
     void *holds;               /* every held request, any kind (hold.c) */
     char *instance_id;         /* this process's row in `instances` */

@@ -170,6 +170,9 @@ void caller_dispatch(struct req *r)
     case AUTH_DEVICE_JTI:
         devproof_check_unclaimed(r, next);
         return;
+    case AUTH_DEVICE_POLL:
+        devproof_check_poll(r, next);
+        return;
     case AUTH_NONE:
         next(r);
         return;

@@ -5,6 +5,7 @@
 #include "dbbatch.h"
 #include "devproof_parse.h"
 #include "hmap.h"
+#include "pollclaim.h"
 #include "protocol/jwk.h"
 #include "protocol/jws.h"
 #include "server.h"
@@ -94,13 +95,19 @@ void devproof_unauthorized(struct req *r)
     http_problem(r, 401, "invalid_device_proof", "missing or invalid device proof");
 }
 
+enum claim_mode {
+    CLAIM_NOW,     /* in device_jtis before next runs */
+    CLAIM_HANDLER, /* AUTH_DEVICE_JTI: next claims it in its own statement */
+    CLAIM_LAZY,    /* AUTH_DEVICE_POLL: pollclaim, then devproof_reply_* (devproof.h) */
+};
+
 struct check {
     struct req *r;
     void (*next)(struct req *r);
     char *jws;
     char kid[72];
     char jti[72];
-    bool handler_claims; /* AUTH_DEVICE_JTI: hand the jti to next instead */
+    enum claim_mode mode;
 };
 
 /* Signature and claims under key; copies the jti (16-64 chars) into jti[72]. */
@@ -132,7 +139,7 @@ static void check_end(struct check *c, bool ok)
     void (*next)(struct req *) = c->next;
     if (ok) {
         r->device_id = xstrdup(c->kid);
-        r->device_jti = c->handler_claims ? xstrdup(c->jti) : NULL;
+        r->device_jti = c->mode != CLAIM_NOW ? xstrdup(c->jti) : NULL;
     }
     check_free(c);
     if (ok)
@@ -157,8 +164,16 @@ static void on_claimed(void *arg, enum db_status st, PGresult *res)
  * the jti to claim itself. c is consumed. */
 static void claim(struct check *c)
 {
-    if (c->handler_claims)
+    struct pollclaim *pc = c->r->srv->pollclaim;
+    if (c->mode == CLAIM_HANDLER)
         return check_end(c, true);
+    if (c->mode == CLAIM_LAZY && pollclaim_ready(pc)) {
+        uint64_t key = pollclaim_key(c->kid, c->jti);
+        if (!pollclaim_take(pc, key, c->kid))
+            return check_end(c, false); /* seen: a replay */
+        c->r->device_claim = key;
+        return check_end(c, true);
+    }
     const char *p[] = {c->kid, c->jti};
     db_query_batch(c->r->srv->db, &jti_batch, JTI_CLAIM_SQL, 2, p, on_claimed, c);
 }
@@ -185,7 +200,7 @@ static void on_device_row(void *arg, enum db_status st, PGresult *res)
 
 /* With the key cached no read is needed: every device statement checks the
  * device's status itself (sql/006_auth.sql, sql/008_lean_auth.sql). */
-static void check(struct req *r, void (*next)(struct req *r), bool handler_claims)
+static void check(struct req *r, void (*next)(struct req *r), enum claim_mode mode)
 {
     const char *jws;
     char id[DEVPROOF_ID_SIZE];
@@ -194,7 +209,7 @@ static void check(struct req *r, void (*next)(struct req *r), bool handler_claim
     struct check *c = xcalloc(1, sizeof *c);
     c->r = r;
     c->next = next;
-    c->handler_claims = handler_claims;
+    c->mode = mode;
     snprintf(c->kid, sizeof c->kid, "%s", id);
     EVP_PKEY *key = devproof_key(r->srv, id);
     if (key)
@@ -207,10 +222,70 @@ static void check(struct req *r, void (*next)(struct req *r), bool handler_claim
 
 void devproof_check(struct req *r, void (*next)(struct req *r))
 {
-    check(r, next, false);
+    check(r, next, CLAIM_NOW);
 }
 
 void devproof_check_unclaimed(struct req *r, void (*next)(struct req *r))
 {
-    check(r, next, true);
+    check(r, next, CLAIM_HANDLER);
+}
+
+void devproof_check_poll(struct req *r, void (*next)(struct req *r))
+{
+    check(r, next, CLAIM_LAZY);
+}
+
+/* A lazily claimed poll's answer, held while its jti is claimed in device_jtis. */
+struct settle {
+    struct req *r;
+    json_t *body;
+};
+
+static void on_settled(void *arg, enum db_status st, PGresult *res)
+{
+    struct settle *s = arg;
+    if (st == DB_UNAVAILABLE || st == DB_ERROR)
+        http_db_failure(s->r, st);
+    else if (PQntuples(res) == 1) /* none: refused (see jti_batch) */
+        http_reply_json(s->r, 200, json_incref(s->body));
+    else
+        devproof_unauthorized(s->r);
+    json_decref(s->body);
+    free(s);
+}
+
+static void settle(struct req *r, json_t *body)
+{
+    struct settle *s = xcalloc(1, sizeof *s);
+    s->r = r;
+    s->body = body;
+    r->device_claim = 0;
+    const char *p[] = {r->device_id, r->device_jti};
+    db_query_batch(r->srv->db, &jti_batch, JTI_CLAIM_SQL, 2, p, on_settled, s);
+}
+
+void devproof_reply_claimed(struct req *r, json_t *body)
+{
+    if (!r->device_claim)
+        return http_reply_json(r, 200, body);
+    if (pollclaim_state(r->srv->pollclaim, r->device_claim) == POLLCLAIM_LOST) {
+        json_decref(body);
+        return devproof_unauthorized(r); /* a peer took the same proof first */
+    }
+    settle(r, body);
+}
+
+void devproof_reply_idle(struct req *r, json_t *body)
+{
+    if (!r->device_claim)
+        return http_reply_json(r, 200, body);
+    switch (pollclaim_state(r->srv->pollclaim, r->device_claim)) {
+    case POLLCLAIM_OURS:
+        return http_reply_json(r, 200, body);
+    case POLLCLAIM_LOST:
+        json_decref(body);
+        return devproof_unauthorized(r);
+    case POLLCLAIM_PENDING: /* not written yet (wait=0, or the database is slow) */
+        return settle(r, body);
+    }
 }

@@ -14,7 +14,7 @@
  * (sql/012_device_jtis.sql, sql/021_proofs.sql; claims that queue together share a statement), so a
  * proof is accepted once by all instances together, restarts included; the claim is a write, and
  * while the database is unreachable device requests get 503. Once a minute rows past the window are
- * deleted. */
+ * deleted. Long-polls are claimed without a write each (devproof_check_poll, caller/pollclaim.h). */
 #ifndef PUSHGATE_DEVPROOF_H
 #define PUSHGATE_DEVPROOF_H
 
@@ -35,6 +35,20 @@ void devproof_check(struct req *r, void (*next)(struct req *r));
  * the statement that acts on the request (auth_decide_claimed: one round trip, and
  * nothing is decided for a replayed proof). */
 void devproof_check_unclaimed(struct req *r, void (*next)(struct req *r));
+
+/* GET /device/challenges (AUTH_DEVICE_POLL): the jti is taken without a write
+ * (caller/pollclaim.h) when the peers' claims are known, else claimed as by
+ * devproof_check; r->device_id and r->device_jti are set. The poll's answer must
+ * then go through one of these two (each takes body and answers r):
+ * - devproof_reply_claimed: challenges; the jti is claimed in device_jtis first
+ *   (401 when it was claimed, 503 when the database cannot say), so a proof
+ *   hands out challenges once across all instances;
+ * - devproof_reply_idle: nothing to hand out; answered when this instance's
+ *   claim is written and no peer claimed the same proof with a lower row id (else
+ *   401), or, when still unwritten, after the claim in device_jtis. */
+void devproof_check_poll(struct req *r, void (*next)(struct req *r));
+void devproof_reply_claimed(struct req *r, json_t *body);
+void devproof_reply_idle(struct req *r, json_t *body);
 
 /* The cached key of a device that passed devproof_check (borrowed). */
 EVP_PKEY *devproof_key(struct server *srv, const char *device_id);

@@ -6,14 +6,18 @@
 #include "devpoll.h"
 #include "keyswap.h"
 #include "log.h"
+#include "pollclaim.h"
 #include "server.h"
 #include "protocol/token.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HEARTBEAT_S 2
+#define PEER_FRESH_S 5 /* peers NOTIFY us while our row is under 6 s old (sql/008) */
 
 static const char heartbeat_sql[] =
     "WITH gc AS (DELETE FROM instances WHERE last_seen < now() - interval '10 minutes') "
@@ -24,7 +28,8 @@ struct notify {
     struct server *srv;
     struct db *listen; /* one dedicated connection */
     struct event *beat;
-    bool leaving; /* the DELETE of our heartbeat row is in flight */
+    bool leaving;  /* the DELETE of our heartbeat row is in flight */
+    time_t beat_ok; /* CLOCK_MONOTONIC seconds of the last heartbeat written */
 };
 
 char *notify_register(PGconn *pg)
@@ -44,11 +49,19 @@ char *notify_register(PGconn *pg)
 static void on_payload(void *arg, const char *payload)
 {
     struct notify *n = arg;
-    log_kv(LOG_DEBUG, "peer notification", "payload", payload, NULL); /* ids only */
+    if (strncmp(payload, "p:", 2) != 0) /* p: a row of poll claims, kilobytes of hashes */
+        log_kv(LOG_DEBUG, "peer notification", "payload", payload, NULL); /* ids only */
+    else if (log_enabled(LOG_DEBUG)) {
+        char who[40];
+        snprintf(who, sizeof who, "%.*s", (int)strcspn(payload + 2, ":"), payload + 2);
+        log_kv(LOG_DEBUG, "peer poll claims", "instance", who, NULL);
+    }
     if (strncmp(payload, "c:", 2) == 0)
         devpoll_wake(n->srv, payload + 2);
     else if (strncmp(payload, "d:", 2) == 0)
         authwait_recheck(n->srv, payload + 2);
+    else if (strncmp(payload, "p:", 2) == 0)
+        pollclaim_peer(n->srv->pollclaim, payload + 2);
     else if (strcmp(payload, "k:") == 0)
         keyswap_check(n->srv);
 }
@@ -59,16 +72,38 @@ static void on_listening(void *arg)
 {
     struct notify *n = arg;
     log_kv(LOG_DEBUG, "listening for peer notifications", NULL);
+    pollclaim_listening(n->srv->pollclaim);
     devpoll_wake_all(n->srv);
     authwait_recheck_all(n->srv);
     keyswap_check(n->srv);
 }
 
+static time_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* A heartbeat that comes PEER_FRESH_S or more after the last one: meanwhile the
+ * peers may have found our row stale and stopped NOTIFYing (sql/008
+ * peers_alive), so whatever they announced is read again, as after a LISTEN
+ * reconnect. */
 static void on_beat_done(void *arg, enum db_status st, PGresult *res)
 {
-    (void)arg, (void)res;
-    if (st != DB_OK)
+    (void)res;
+    struct notify *n = arg;
+    if (st != DB_OK) {
         log_kv(LOG_DEBUG, "heartbeat failed", NULL);
+        return;
+    }
+    time_t now = mono_s();
+    if (n->beat_ok && now - n->beat_ok >= PEER_FRESH_S) {
+        log_kv(LOG_WARN, "heartbeat was late; reading held requests again", NULL);
+        devpoll_wake_all(n->srv);
+        authwait_recheck_all(n->srv);
+    }
+    n->beat_ok = now;
 }
 
 static void on_beat(evutil_socket_t fd, short what, void *arg)

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -491,7 +492,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
 static int write_port_file(const char *path, int port)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()); /* workers write it too */
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -1;

@@ -17,6 +17,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 struct server;
@@ -40,6 +41,7 @@ struct req {
     char *app_name;
     char *device_id;          /* a verified device (devproof.c) */
     char *device_jti;         /* its proof's jti, when the handler claims it (AUTH_DEVICE_JTI) */
+    uint64_t device_claim;    /* AUTH_DEVICE_POLL: its pollclaim key (caller/pollclaim.h), 0: claimed */
     char *client_addr;        /* from a trusted proxy's X-Forwarded-For, else NULL */
     struct timespec received; /* CLOCK_MONOTONIC at arrival */
     void (*on_free)(struct req *r); /* called as r is freed (hold.c: gives back its place) */

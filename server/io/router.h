@@ -22,6 +22,7 @@ enum route_auth {
     AUTH_APP_OR_ADMIN, /* the above, or Authorization: Bearer <admin token> */
     AUTH_DEVICE,       /* Authorization: Device <proof> (devproof.c), its jti claimed first */
     AUTH_DEVICE_JTI,   /* the same, but the handler claims the jti in its own statement */
+    AUTH_DEVICE_POLL,  /* the same, the jti claimed without a write per poll (caller/pollclaim.h) */
 };
 
 typedef void (*handler_fn)(struct req *r);

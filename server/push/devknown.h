@@ -11,14 +11,19 @@
  * may hold requests that are no longer pending (decided elsewhere, expired);
  * it never lacks one that is, except between a peer's commit and the arrival
  * of its NOTIFY - the same window a held poll already has. A known state
- * lapses DEVKNOWN_TTL_S after its read, so a lost NOTIFY costs at most that.
+ * lapses DEVKNOWN_TTL_S after its read, so a lost NOTIFY costs at most that
+ * (NOTIFYs are lost only while LISTEN is down or while peers think this
+ * instance dead; both forget everything: cluster/notify.c). 300 s, not less:
+ * an idle device polls once a minute, and each lapse is a read of its
+ * challenges (and the write of its lastSeenAt), the one database statement an
+ * idle poll still costs (issue 23, docs/benchmarks.md).
  * Single-threaded; the map is bounded (cleared when it grows past a cap). */
 #ifndef PUSHGATE_DEVKNOWN_H
 #define PUSHGATE_DEVKNOWN_H
 
 #include <stdbool.h>
 
-#define DEVKNOWN_TTL_S 25
+#define DEVKNOWN_TTL_S 300
 
 struct devknown;
 

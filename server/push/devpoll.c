@@ -127,7 +127,7 @@ static void handout_reply(struct handout *o)
         if (o->jws[i])
             json_array_append_new(
                 list, json_pack("{s:s, s:s}", "requestId", o->ids[i], "challenge", o->jws[i]));
-    http_reply_json(o->r, 200, json_pack("{s:o}", "challenges", list));
+    devproof_reply_claimed(o->r, json_pack("{s:o}", "challenges", list));
     handout_free(o);
 }
 
@@ -223,7 +223,7 @@ static void reply_empty(struct hold *h)
     struct poll *p = hold_data(h);
     if (p->no_place)
         return hold_refuse(hold_end(h), HOLD_FULL);
-    http_reply_json(hold_end(h), 200, json_pack("{s:[]}", "challenges"));
+    devproof_reply_idle(hold_end(h), json_pack("{s:[]}", "challenges"));
 }
 
 /* Nothing pending: held until a wake-up, else answered empty at its deadline. */
@@ -296,7 +296,7 @@ static void deliver_one(struct hold *h, void *item)
 {
     if (hold_reading(h)) /* its read may predate the challenge */
         return hold_wake(h);
-    http_reply_json(hold_end(h), 200, json_pack("{s:[O]}", "challenges", (json_t *)item));
+    devproof_reply_claimed(hold_end(h), json_pack("{s:[O]}", "challenges", (json_t *)item));
 }
 
 /* A challenge signed at its creation, on its way to the device's held polls. */
