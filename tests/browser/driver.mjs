@@ -66,6 +66,16 @@ const ops = {
       [c.selector, c.text], { timeout: c.timeout ?? 20000 });
     return true;
   },
+  // every element matching selector (at least one) has exactly this text
+  waitAllText: async (c) => {
+    await page.waitForFunction(
+      ([sel, want]) => {
+        const els = [...document.querySelectorAll(sel)];
+        return els.length > 0 && els.every((e) => e.textContent === want);
+      },
+      [c.selector, c.text], { timeout: c.timeout ?? 20000 });
+    return true;
+  },
   text: async (c) => page.textContent(c.selector, { timeout: c.timeout ?? 5000 }),
   texts: async (c) => page.$$eval(c.selector, (els) => els.map((e) => e.textContent)),
   count: async (c) => page.locator(c.selector).count(),

@@ -206,6 +206,8 @@ class ConsoleTest(harness.TestCase):
         self.b.call("fill", selector="#audit-user", value="audited")
         self.b.call("click", selector="#audit-go")
         self.b.call("waitText", selector="#audit-view td", text="registration.created")
+        # the unfiltered list may still be on screen: wait for the filtered one
+        self.b.call("waitAllText", selector="#audit-view tbody td:nth-child(4)", text="audited")
         users = set(self.b.call("texts", selector="#audit-view tbody td:nth-child(4)"))
         self.assertEqual(users, {"audited"})
         self.shot("console-audit.png")
