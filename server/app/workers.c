@@ -148,14 +148,20 @@ static int reap(struct pool *p)
     return alive;
 }
 
+/* The signals the supervisor takes itself (blocked, then waited for). */
+static void handled(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGCHLD);
+}
+
 static void supervise(struct pool *p)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGCHLD);
+    handled(&set);
     const struct timespec tick = {1, 0}; /* restarts are due a second after a death */
     while (reap(p) > 0) {
         int sig = sigtimedwait(&set, NULL, &tick);
@@ -184,11 +190,7 @@ int workers_main(const struct config *cfg)
         return 1;
     }
     sigset_t block;
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGHUP);
-    sigaddset(&block, SIGCHLD);
+    handled(&block);
     sigprocmask(SIG_BLOCK, &block, &p.old_mask);
     p.w = xcalloc((size_t)p.n, sizeof *p.w);
     char n[16];

@@ -66,6 +66,14 @@ static void on_payload(void *arg, const char *payload)
         keyswap_check(n->srv);
 }
 
+/* Peers' announcements may have been lost: every held request (and what is
+ * known of devices) goes back to the database. */
+static void reread_held(struct server *srv)
+{
+    devpoll_wake_all(srv);
+    authwait_recheck_all(srv);
+}
+
 /* LISTEN is (re)established: whatever was announced meanwhile is lost, so
  * every held request looks at the database again. */
 static void on_listening(void *arg)
@@ -73,8 +81,7 @@ static void on_listening(void *arg)
     struct notify *n = arg;
     log_kv(LOG_DEBUG, "listening for peer notifications", NULL);
     pollclaim_listening(n->srv->pollclaim);
-    devpoll_wake_all(n->srv);
-    authwait_recheck_all(n->srv);
+    reread_held(n->srv);
     keyswap_check(n->srv);
 }
 
@@ -100,8 +107,7 @@ static void on_beat_done(void *arg, enum db_status st, PGresult *res)
     time_t now = mono_s();
     if (n->beat_ok && now - n->beat_ok >= PEER_FRESH_S) {
         log_kv(LOG_WARN, "heartbeat was late; reading held requests again", NULL);
-        devpoll_wake_all(n->srv);
-        authwait_recheck_all(n->srv);
+        reread_held(n->srv);
     }
     n->beat_ok = now;
 }
