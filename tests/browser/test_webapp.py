@@ -304,6 +304,7 @@ class WebAppTest(harness.TestCase):
         self.b.call("wait", selector="#enroll-details")
         self.b.call("click", selector="#enroll-go")
         self.b.call("waitText", selector="#enroll-msg", text="Linked")
+        self.b.call("wait", selector="li.account")  # the list renders after the message
         self.assertEqual(self.b.call("count", selector="li.account"), 1)
         self.assertNoCspViolation()
 
