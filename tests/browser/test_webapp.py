@@ -95,6 +95,9 @@ class WebAppTest(harness.TestCase):
         r = self.s.request("GET", f"/registration/{reg_id}",
                            headers=self.s.app_headers(app or self.app))
         self.assertEqual(r.body["status"], "completed", r)
+        # app.js renders the account list after the "Linked" message
+        self.b.call("wait", selector=f'li.account[data-device-id="{r.body["deviceId"]}"]',
+                    state="attached")
         return r.body["deviceId"]
 
     def device_key(self, username, device_id, app=None):
