@@ -22,10 +22,20 @@
 #define VAL_ID(v) ((v) >> 1)
 #define VAL_OURS(v) ((v)&1u)
 
-/* One generation: linear probing over two arrays, key 0 = empty slot. */
-struct gen {
+/* Linear probing, key 0 = empty slot, at most 3/4 full (the keys are SHA-256
+ * bits: evenly spread). vals NULL: a set of keys. */
+struct table {
     uint64_t *keys, *vals;
     size_t cap, n; /* cap a power of two */
+};
+
+/* One generation: the keys this process took, with their row ids, and the keys
+ * only peers claimed, which need no id (a key is taken here only when it is
+ * known nowhere: a peer's claim of a key of ours goes into ours, with its id).
+ * Every process keeps every instance's keys, so the peers' set is most of the
+ * memory: 8 bytes a key instead of 16 (docs/benchmarks.md). */
+struct gen {
+    struct table ours, peers;
 };
 
 /* A key taken here, and its device (the write checks that it may still poll). */
@@ -45,64 +55,86 @@ struct pollclaim {
     struct event *flush, *rotate, *purge;
 };
 
-static void gen_init(struct gen *g, size_t cap)
+static void table_init(struct table *t, size_t cap, bool with_vals)
 {
-    g->cap = cap;
-    g->n = 0;
-    g->keys = xcalloc(cap, sizeof *g->keys);
-    g->vals = xcalloc(cap, sizeof *g->vals);
+    t->cap = cap;
+    t->n = 0;
+    t->keys = xcalloc(cap, sizeof *t->keys);
+    t->vals = with_vals ? xcalloc(cap, sizeof *t->vals) : NULL;
+}
+
+static void table_free(struct table *t)
+{
+    free(t->keys);
+    free(t->vals);
+}
+
+/* The slot of key, or of the empty slot where it would go. */
+static size_t slot_of(const struct table *t, uint64_t key)
+{
+    size_t i = key & (t->cap - 1);
+    while (t->keys[i] != key && t->keys[i] != 0)
+        i = (i + 1) & (t->cap - 1);
+    return i;
+}
+
+static void table_put(struct table *t, uint64_t key, uint64_t val);
+
+static void table_grow(struct table *t)
+{
+    struct table bigger;
+    table_init(&bigger, t->cap * 2, t->vals != NULL);
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->keys[i])
+            table_put(&bigger, t->keys[i], t->vals ? t->vals[i] : 0);
+    table_free(t);
+    *t = bigger;
+}
+
+/* key is not in t */
+static void table_put(struct table *t, uint64_t key, uint64_t val)
+{
+    if ((t->n + 1) * 4 > t->cap * 3)
+        table_grow(t);
+    size_t i = slot_of(t, key);
+    t->keys[i] = key;
+    if (t->vals)
+        t->vals[i] = val;
+    t->n++;
+}
+
+static void gen_init(struct gen *g)
+{
+    table_init(&g->ours, 1024, true);
+    table_init(&g->peers, 1024, false);
 }
 
 static void gen_free(struct gen *g)
 {
-    free(g->keys);
-    free(g->vals);
+    table_free(&g->ours);
+    table_free(&g->peers);
 }
 
-static uint64_t *gen_find(const struct gen *g, uint64_t key)
-{
-    for (size_t i = key & (g->cap - 1);; i = (i + 1) & (g->cap - 1)) {
-        if (g->keys[i] == key)
-            return &g->vals[i];
-        if (g->keys[i] == 0)
-            return NULL;
-    }
-}
-
-static void gen_put(struct gen *g, uint64_t key, uint64_t val);
-
-static void gen_grow(struct gen *g)
-{
-    struct gen bigger;
-    gen_init(&bigger, g->cap * 2);
-    for (size_t i = 0; i < g->cap; i++)
-        if (g->keys[i])
-            gen_put(&bigger, g->keys[i], g->vals[i]);
-    gen_free(g);
-    *g = bigger;
-}
-
-/* key is not in g */
-static void gen_put(struct gen *g, uint64_t key, uint64_t val)
-{
-    if ((g->n + 1) * 2 > g->cap)
-        gen_grow(g);
-    size_t i = key & (g->cap - 1);
-    while (g->keys[i])
-        i = (i + 1) & (g->cap - 1);
-    g->keys[i] = key;
-    g->vals[i] = val;
-    g->n++;
-}
-
+/* The value of a key taken here (or of one of ours a peer claimed too), or NULL. */
 static uint64_t *find(const struct pollclaim *pc, uint64_t key)
 {
     for (int i = 0; i < GENS; i++) {
-        uint64_t *v = gen_find(&pc->gens[i], key);
-        if (v)
-            return v;
+        const struct table *t = &pc->gens[i].ours;
+        size_t at = slot_of(t, key);
+        if (t->keys[at] == key)
+            return &t->vals[at];
     }
     return NULL;
+}
+
+static bool peers_know(const struct pollclaim *pc, uint64_t key)
+{
+    for (int i = 0; i < GENS; i++) {
+        const struct table *t = &pc->gens[i].peers;
+        if (t->keys[slot_of(t, key)] == key)
+            return true;
+    }
+    return false;
 }
 
 uint64_t pollclaim_key(const char *device_id, const char *jti)
@@ -139,9 +171,9 @@ static void flush(struct pollclaim *pc);
 
 bool pollclaim_take(struct pollclaim *pc, uint64_t key, const char *device_id)
 {
-    if (find(pc, key))
+    if (find(pc, key) || peers_know(pc, key))
         return false;
-    gen_put(&pc->gens[0], key, VAL(PENDING_ID, 1));
+    table_put(&pc->gens[0].ours, key, VAL(PENDING_ID, 1));
     push_pending(pc, (struct taken){key, xstrdup(device_id)});
     if (pc->npending >= POLLCLAIM_ROW_MAX)
         flush(pc);
@@ -160,10 +192,14 @@ enum pollclaim_state pollclaim_state(const struct pollclaim *pc, uint64_t key)
 static void record(struct pollclaim *pc, uint64_t key, uint64_t id, bool ours)
 {
     uint64_t *v = find(pc, key);
-    if (!v)
-        gen_put(&pc->gens[0], key, VAL(id, ours));
-    else if (id < VAL_ID(*v))
-        *v = VAL(id, ours);
+    if (v) {
+        if (id < VAL_ID(*v))
+            *v = VAL(id, ours);
+    } else if (ours) { /* (gone only when its generation aged out: a long outage) */
+        table_put(&pc->gens[0].ours, key, VAL(id, true));
+    } else if (!peers_know(pc, key)) {
+        table_put(&pc->gens[0].peers, key, 0);
+    }
 }
 
 /* "<16 hex digits>..." -> each key claimed by id. */
@@ -341,7 +377,7 @@ static void on_rotate(evutil_socket_t fd, short what, void *arg)
     struct pollclaim *pc = arg;
     gen_free(&pc->gens[GENS - 1]);
     memmove(&pc->gens[1], &pc->gens[0], (GENS - 1) * sizeof pc->gens[0]);
-    gen_init(&pc->gens[0], 1024);
+    gen_init(&pc->gens[0]);
 }
 
 static void on_purged(void *arg, enum db_status st, PGresult *res)
@@ -370,7 +406,7 @@ struct pollclaim *pollclaim_new(struct server *srv)
     struct pollclaim *pc = xcalloc(1, sizeof *pc);
     pc->srv = srv;
     for (int i = 0; i < GENS; i++)
-        gen_init(&pc->gens[i], 1024);
+        gen_init(&pc->gens[i]);
     pc->flush = every(pc, POLLCLAIM_FLUSH_MS, on_flush_tick);
     pc->rotate = every(pc, POLLCLAIM_GEN_S * 1000L, on_rotate);
     pc->purge = every(pc, PURGE_S * 1000L, on_purge);

@@ -22,8 +22,10 @@
  * POLLCLAIM_OURS. Until the first re-read has completed (pollclaim_ready() false)
  * every poll is claimed exactly, as other device requests are.
  *
- * Memory: two arrays of 64-bit words per generation, at most half full; three
- * generations of 64 s each, the oldest dropped as a whole (no per-key expiry). */
+ * Memory: per generation, the keys taken here with their row ids (16 bytes a
+ * slot) and the keys only peers claimed (8 bytes a slot: every process keeps
+ * every instance's keys, so these are most of them), each at most 3/4 full;
+ * three generations of 64 s each, the oldest dropped as a whole (no per-key expiry). */
 #ifndef PUSHGATE_POLLCLAIM_H
 #define PUSHGATE_POLLCLAIM_H
 
