@@ -12,10 +12,12 @@
 #define KNOWN_CAP 262144 /* devices tracked before the map is cleared */
 #define ID_LEN 48
 
+/* Sized for its ids: most known devices (every idle one) have none, and one entry
+ * lives for every device polling this process (a 100,000-device box: issue 23). */
 struct known {
     time_t read_at; /* CLOCK_MONOTONIC seconds of the read it rests on */
     int n;
-    char ids[KNOWN_IDS][ID_LEN];
+    char ids[][ID_LEN];
 };
 
 struct devknown {
@@ -77,7 +79,7 @@ void devknown_set(struct devknown *k, const char *device, const char *const *ids
             return;
     if (hmap_count(k->map) >= KNOWN_CAP)
         devknown_forget_all(k);
-    struct known *e = xcalloc(1, sizeof *e);
+    struct known *e = xcalloc(1, sizeof *e + (size_t)n * ID_LEN);
     e->read_at = mono_s();
     e->n = n;
     for (int i = 0; i < n; i++)
@@ -92,7 +94,10 @@ void devknown_add(struct devknown *k, const char *device, const char *request_id
         return;
     if (e->n >= KNOWN_IDS || strlen(request_id) >= ID_LEN)
         return devknown_forget(k, device);
+    hmap_remove(k->map, device, e); /* the entry grows: it moves */
+    e = xrealloc(e, sizeof *e + (size_t)(e->n + 1) * ID_LEN);
     snprintf(e->ids[e->n++], ID_LEN, "%s", request_id);
+    hmap_add(k->map, device, e);
 }
 
 void devknown_remove(struct devknown *k, const char *device, const char *request_id)
