@@ -105,6 +105,27 @@ EVP_PKEY *jwk_point_to_pkey(const unsigned char pt[JWK_POINT_LEN])
     return jwk_import_point(pt, JWK_POINT_LEN);
 }
 
+EVP_PKEY_CTX *jwk_reload_ctx_new(void)
+{
+    return EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+}
+
+EVP_PKEY *jwk_point_reload(EVP_PKEY_CTX *ctx, const unsigned char pt[JWK_POINT_LEN])
+{
+    EVP_PKEY *pkey = NULL;
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+    params[1] =
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, JWK_POINT_LEN);
+    params[2] = OSSL_PARAM_construct_end();
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    return pkey;
+}
+
 EVP_PKEY *jwk_to_pkey(const json_t *jwk)
 {
     unsigned char pt[JWK_POINT_LEN];

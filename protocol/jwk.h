@@ -27,6 +27,14 @@ EVP_PKEY *jwk_to_pkey(const json_t *jwk);
 int jwk_to_point(const json_t *jwk, unsigned char pt[JWK_POINT_LEN]);
 EVP_PKEY *jwk_point_to_pkey(const unsigned char pt[JWK_POINT_LEN]);
 
+/* A point jwk_point_to_pkey accepted before, as a key again, cheaper: through ctx, one
+ * context of the caller's (jwk_reload_ctx_new; not shared between threads) reused for
+ * every call, and without the quick public check, which repeats what decoding checks
+ * (coordinates below p, on the curve): a third of jwk_point_to_pkey's ~20 us, paid by
+ * every poll of a device whose key was not kept parsed (server/caller/devproof.c). */
+EVP_PKEY_CTX *jwk_reload_ctx_new(void);
+EVP_PKEY *jwk_point_reload(EVP_PKEY_CTX *ctx, const unsigned char pt[JWK_POINT_LEN]);
+
 /* Returns a new JSON object {"kty":"EC","crv":"P-256","x":..,"y":..} for the public part
  * of key (caller json_decref's). When kid != NULL, also "kid":kid, "use":"sig",
  * "alg":"ES256" (the JWKS form). NULL when key is not a P-256 key or on failure. */

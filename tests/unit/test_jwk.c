@@ -148,6 +148,36 @@ static void test_reject_invalid_points(void **state)
     expect_reject("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" RFC_Y "\",\"y\":\"" RFC_X "\"}");
 }
 
+/* jwk_point_reload: the same key as the first parse, through one context reused; an
+ * off-curve point is still refused by decoding alone (what skipping the quick check
+ * relies on). */
+static void test_point_reload(void **state)
+{
+    (void)state;
+    json_t *j = parse("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" RFC_X "\",\"y\":\"" RFC_Y "\"}");
+    unsigned char pt[JWK_POINT_LEN];
+    assert_int_equal(jwk_to_point(j, pt), 0);
+    EVP_PKEY *first = jwk_point_to_pkey(pt);
+    assert_non_null(first);
+    EVP_PKEY_CTX *ctx = jwk_reload_ctx_new();
+    for (int i = 0; i < 3; i++) {
+        EVP_PKEY *again = jwk_point_reload(ctx, pt);
+        assert_non_null(again);
+        assert_int_equal(EVP_PKEY_eq(first, again), 1);
+        assert_true(jwk_is_p256(again));
+        EVP_PKEY_free(again);
+    }
+    pt[JWK_POINT_LEN - 1] ^= 1; /* y's lowest bit: off the curve */
+    assert_null(jwk_point_reload(ctx, pt));
+    memset(pt + 1, 0xff, JWK_POINT_LEN - 1); /* coordinates >= p */
+    assert_null(jwk_point_reload(ctx, pt));
+    pt[JWK_POINT_LEN - 1] = 0;
+    assert_null(jwk_point_reload(NULL, pt));
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(first);
+    json_decref(j);
+}
+
 static void test_reject_non_objects(void **state)
 {
     (void)state;
@@ -303,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_reject_alg_use),
         cmocka_unit_test(test_reject_coordinate_encoding),
         cmocka_unit_test(test_reject_invalid_points),
+        cmocka_unit_test(test_point_reload),
         cmocka_unit_test(test_reject_non_objects),
         cmocka_unit_test(test_generate_round_trip),
         cmocka_unit_test(test_leading_zero_coordinate),
