@@ -72,61 +72,10 @@ BEGIN
                r.device_id, r.evidence, r.display_code, r.async, r.challenge)::auth_view_t;
 END $$;
 
--- GET /device/challenges: the device's state and its pending challenges, with
--- everything the server signs into each challenge (api.md 6.2) and the JWS
--- stored at its first handout (NULL: not handed out yet; the server signs and
--- stores it). One statement reads the device and its live challenges;
--- last_seen_at is written only when it is more than 30 s old (lastSeenAt is
--- accurate to 30 s), so a poll is a read, not a commit. (DROP: a column is
--- added at the end; older instances read the columns before it by position.)
+-- device_challenges (GET /device/challenges): 030 added the jws column (a column at
+-- the end: DROP, as older instances read the columns before it by position); its
+-- body is in 043.
 DROP FUNCTION IF EXISTS device_challenges(text);
-CREATE FUNCTION device_challenges(p_device text)
-RETURNS TABLE (device_status text, request_id text, app_id text, app_name text, username text,
-               type text, message text, context json, transaction json, verification text,
-               nonce text, iat bigint, exp bigint, jws text)
-LANGUAGE plpgsql AS $$
-DECLARE
-    seen timestamptz;
-    r record;
-    found_device boolean := false;
-BEGIN
-    FOR r IN
-        SELECT d.status AS dstatus, d.last_seen_at, a.id, ap.id AS ap_id, ap.name, a.username,
-               a.type, a.message, a.context, a.transaction, a.verification, c.nonce, c.jws,
-               extract(epoch FROM a.created_at)::bigint AS iat,
-               extract(epoch FROM a.expires_at)::bigint AS exp
-          FROM devices d
-          LEFT JOIN (auth_challenges c
-                     JOIN auth_requests a ON a.id = c.request_id AND a.status = 'pending'
-                     JOIN applications ap ON ap.id = a.app_id)
-            ON c.device_id = d.id AND c.expires_at > now() AND d.status = 'active'
-         WHERE d.id = p_device
-         ORDER BY a.created_at
-    LOOP
-        IF NOT found_device THEN
-            found_device := true;
-            seen := r.last_seen_at;
-            device_status := r.dstatus;
-        END IF;
-        CONTINUE WHEN r.id IS NULL;
-        request_id := r.id; app_id := r.ap_id; app_name := r.name; username := r.username;
-        type := r.type; message := r.message; context := r.context; transaction := r.transaction;
-        verification := r.verification; nonce := r.nonce; iat := r.iat; exp := r.exp;
-        jws := r.jws;
-        RETURN NEXT;
-    END LOOP;
-    IF NOT found_device THEN
-        device_status := 'unknown';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    IF device_status = 'active' AND (seen IS NULL OR seen < now() - interval '30 seconds') THEN
-        UPDATE devices SET last_seen_at = now() WHERE id = p_device;
-    END IF;
-    IF device_status <> 'active' THEN -- its state alone; an active one with nothing: no rows
-        RETURN NEXT;
-    END IF;
-END $$;
 
 -- The decision rule (POST /device/challenges/{id}): the first valid answer
 -- wins. Decides, in one UPDATE, each listed request by its first answer (lowest

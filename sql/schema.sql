@@ -853,6 +853,7 @@ $$;
 
 CREATE FUNCTION public.device_challenges(p_device text) RETURNS TABLE(device_status text, request_id text, app_id text, app_name text, username text, type text, message text, context json, transaction json, verification text, nonce text, iat bigint, exp bigint, jws text)
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 DECLARE
     seen timestamptz;
@@ -860,15 +861,23 @@ DECLARE
     found_device boolean := false;
 BEGIN
     FOR r IN
-        SELECT d.status AS dstatus, d.last_seen_at, a.id, ap.id AS ap_id, ap.name, a.username,
-               a.type, a.message, a.context, a.transaction, a.verification, c.nonce, c.jws,
+        SELECT d.status AS dstatus, d.last_seen_at, a.id, a.status AS astatus, a.ap_id,
+               a.ap_name, a.username, a.type, a.message, a.context, a.transaction,
+               a.verification, c.nonce, c.jws, a.created_at,
                extract(epoch FROM a.created_at)::bigint AS iat,
                extract(epoch FROM a.expires_at)::bigint AS exp
           FROM devices d
-          LEFT JOIN (auth_challenges c
-                     JOIN auth_requests a ON a.id = c.request_id AND a.status = 'pending'
-                     JOIN applications ap ON ap.id = a.app_id)
-            ON c.device_id = d.id AND c.expires_at > now() AND d.status = 'active'
+          LEFT JOIN LATERAL (
+                SELECT c.request_id, c.nonce, c.jws FROM auth_challenges c
+                 WHERE c.device_id = d.id AND c.expires_at > now() AND d.status = 'active'
+                OFFSET 0) c ON true
+          LEFT JOIN LATERAL (
+                SELECT a.id, a.status, a.username, a.type, a.message, a.context,
+                       a.transaction, a.verification, a.created_at, a.expires_at,
+                       ap.id AS ap_id, ap.name AS ap_name
+                  FROM auth_requests a JOIN applications ap ON ap.id = a.app_id
+                 WHERE a.id = c.request_id
+                OFFSET 0) a ON true
          WHERE d.id = p_device
          ORDER BY a.created_at
     LOOP
@@ -877,8 +886,8 @@ BEGIN
             seen := r.last_seen_at;
             device_status := r.dstatus;
         END IF;
-        CONTINUE WHEN r.id IS NULL;
-        request_id := r.id; app_id := r.ap_id; app_name := r.name; username := r.username;
+        CONTINUE WHEN r.id IS NULL OR r.astatus <> 'pending';
+        request_id := r.id; app_id := r.ap_id; app_name := r.ap_name; username := r.username;
         type := r.type; message := r.message; context := r.context; transaction := r.transaction;
         verification := r.verification; nonce := r.nonce; iat := r.iat; exp := r.exp;
         jws := r.jws;
