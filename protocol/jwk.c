@@ -59,31 +59,43 @@ static int jwk_coord(const json_t *jwk, const char *name, unsigned char *out)
     return rc;
 }
 
-/* Imports an uncompressed point 04||x||y as a P-256 public key. OpenSSL rejects
- * coordinates >= p and points off the curve while decoding; the quick public check
- * repeats that and rejects infinity. For P-256 (cofactor 1) that is a full validation,
- * so the expensive n*Q check of EVP_PKEY_public_check adds nothing. */
-static EVP_PKEY *jwk_import_point(const unsigned char *pt, size_t ptlen)
+/* Decodes an uncompressed point 04||x||y as a P-256 public key through ctx (an "EC"
+ * context, reusable). OpenSSL rejects coordinates >= p and points off the curve while
+ * decoding. */
+static EVP_PKEY *jwk_decode_point(EVP_PKEY_CTX *ctx, const unsigned char *pt, size_t ptlen)
 {
     EVP_PKEY *pkey = NULL;
     OSSL_PARAM params[3];
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, ptlen);
     params[2] = OSSL_PARAM_construct_end();
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
     if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        goto fail;
-    EVP_PKEY_CTX_free(ctx);
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    if (ctx == NULL || EVP_PKEY_public_check_quick(ctx) != 1)
-        goto fail;
-    EVP_PKEY_CTX_free(ctx);
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
     return pkey;
-fail:
+}
+
+/* Imports an uncompressed point as a P-256 public key: decoding, then the quick public
+ * check, which repeats decoding's checks and rejects infinity. For P-256 (cofactor 1)
+ * that is a full validation, so the expensive n*Q check of EVP_PKEY_public_check adds
+ * nothing. */
+static EVP_PKEY *jwk_import_point(const unsigned char *pt, size_t ptlen)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY *pkey = jwk_decode_point(ctx, pt, ptlen);
     EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pkey);
-    return NULL;
+    if (pkey == NULL)
+        return NULL;
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    int ok = ctx != NULL && EVP_PKEY_public_check_quick(ctx) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    if (!ok) {
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    return pkey;
 }
 
 int jwk_to_point(const json_t *jwk, unsigned char pt[JWK_POINT_LEN])
@@ -112,18 +124,7 @@ EVP_PKEY_CTX *jwk_reload_ctx_new(void)
 
 EVP_PKEY *jwk_point_reload(EVP_PKEY_CTX *ctx, const unsigned char pt[JWK_POINT_LEN])
 {
-    EVP_PKEY *pkey = NULL;
-    OSSL_PARAM params[3];
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
-    params[1] =
-        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, JWK_POINT_LEN);
-    params[2] = OSSL_PARAM_construct_end();
-    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-        EVP_PKEY_free(pkey);
-        return NULL;
-    }
-    return pkey;
+    return jwk_decode_point(ctx, pt, JWK_POINT_LEN);
 }
 
 EVP_PKEY *jwk_to_pkey(const json_t *jwk)

@@ -143,10 +143,10 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
     forget(arg);
 }
 
-/* A request's first bytes: it must now arrive whole within the deadline. (An idle
- * connection is evhttp's: its 30 s timeout closes it.) */
 static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
+/* A request's first bytes: it must now arrive whole within the deadline. (An idle
+ * connection is evhttp's: its 30 s timeout closes it.) */
 static void on_first_byte(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;

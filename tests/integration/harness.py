@@ -224,6 +224,22 @@ class PgCluster:
             raise RuntimeError(f"psql failed: {sql}\n{r.stderr.decode(errors='replace')}")
         return r.stdout.decode()
 
+    def seed_devices(self, db, app, prefix, count):
+        """bench/run's seed, by SQL: users prefix000000... of app, each with a completed
+        registration and an active device 'd_' || user id (public_jwk '{}': no proof can
+        verify, for tests of the SQL alone)."""
+        self.psql(f"""
+            INSERT INTO users (app_id, username, email)
+              SELECT '{app}', '{prefix}' || lpad(i::text, 6, '0'), i || '@{prefix}.invalid'
+                FROM generate_series(0, {count - 1}) i;
+            INSERT INTO registrations (id, app_id, user_id, email, token_hash, status, expires_at,
+                                       completed_at, device_id)
+              SELECT 'r_' || u.id, '{app}', u.id, u.email, md5(u.username), 'completed',
+                     now() + interval '1 day', now(), 'd_' || u.id FROM users u;
+            INSERT INTO devices (id, app_id, user_id, registration_id, name, public_jwk)
+              SELECT 'd_' || u.id, '{app}', u.id, 'r_' || u.id, '{prefix} device', '{{}}'
+                FROM users u;""", db=db)
+
     def create_database(self, name=None):
         if name is None:
             PgCluster._counter += 1

@@ -26,17 +26,7 @@ class OursPgbench(harness.TestCase):
         cls.app = s.create_app("Bench")["applicationId"]
         cls.db = cls.db_url.rsplit("/", 1)[1]
         # bench/run's seed: users bench000000..., one active device each, rows by SQL
-        cls.pg.psql(f"""
-            INSERT INTO users (app_id, username, email)
-              SELECT '{cls.app}', 'bench' || lpad(i::text, 6, '0'), i || '@bench.invalid'
-                FROM generate_series(0, {CLIENTS * PER - 1}) i;
-            INSERT INTO registrations (id, app_id, user_id, email, token_hash, status, expires_at,
-                                       completed_at, device_id)
-              SELECT 'r_' || u.id, '{cls.app}', u.id, u.email, md5(u.username), 'completed',
-                     now() + interval '1 day', now(), 'd_' || u.id FROM users u;
-            INSERT INTO devices (id, app_id, user_id, registration_id, name, public_jwk)
-              SELECT 'd_' || u.id, '{cls.app}', u.id, 'r_' || u.id, 'bench device', '{{}}'
-                FROM users u;""", db=cls.db)
+        cls.pg.seed_devices(cls.db, cls.app, "bench", CLIENTS * PER)
 
     def sql(self, text):
         return self.pg.psql(text, db=self.db).strip()

@@ -23,20 +23,10 @@ class DeviceChallengesPlan(harness.TestCase):
         s.cli_run("migrate", check=True)
         cls.app = s.create_app("Plan")["applicationId"]
         cls.db = cls.db_url.rsplit("/", 1)[1]
-        # bench/run's seed: one active device per user, rows by SQL, then ANALYZE with no
-        # request at all
-        cls.pg.psql(f"""
-            INSERT INTO users (app_id, username, email)
-              SELECT '{cls.app}', 'plan' || lpad(i::text, 6, '0'), i || '@plan.invalid'
-                FROM generate_series(0, {USERS - 1}) i;
-            INSERT INTO registrations (id, app_id, user_id, email, token_hash, status, expires_at,
-                                       completed_at, device_id)
-              SELECT 'r_' || u.id, '{cls.app}', u.id, u.email, md5(u.username), 'completed',
-                     now() + interval '1 day', now(), 'd_' || u.id FROM users u;
-            INSERT INTO devices (id, app_id, user_id, registration_id, name, public_jwk)
-              SELECT 'd_' || u.id, '{cls.app}', u.id, 'r_' || u.id, 'plan device', '{{}}'
-                FROM users u;
-            ANALYZE;""", db=cls.db)
+        # bench/run's seed (one active device per user, rows by SQL), then ANALYZE with
+        # no request at all
+        cls.pg.seed_devices(cls.db, cls.app, "plan", USERS)
+        cls.pg.psql("ANALYZE", db=cls.db)
 
     def sql(self, text):
         return self.pg.psql(text, db=self.db).strip()
