@@ -14,6 +14,8 @@ let page = null;
 const consoleLog = []; // every console message and page error, for the CSP check
 const corrupted = []; // challenges whose signature the "corrupt" route changed
 const dialogs = []; // with newPage({acceptDialogs: true}): every dialog, confirms accepted
+const held = []; // requests the "hold" route keeps unanswered until "release"
+const failed = []; // URLs of requests that failed or that the page aborted
 
 async function newPage(opts = {}) {
   if (context) await context.close();
@@ -24,6 +26,7 @@ async function newPage(opts = {}) {
   page = await context.newPage();
   page.on('console', (m) => consoleLog.push({ type: m.type(), text: m.text() }));
   page.on('pageerror', (e) => consoleLog.push({ type: 'pageerror', text: String(e) }));
+  page.on('requestfailed', (r) => failed.push(r.url()));
   if (opts.acceptDialogs) {
     page.on('dialog', (d) => {
       dialogs.push({ type: d.type(), message: d.message() });
@@ -47,6 +50,7 @@ function corruptBody(text) {
 
 const POLLS = /\/device\/challenges\?/;
 const dropPoll = (route) => route.abort('connectionrefused');
+const holdRoute = (route) => { held.push(route); };
 
 const ops = {
   newPage: (c) => newPage(c),
@@ -95,6 +99,23 @@ const ops = {
   // the server unreachable for the polls, and back
   offline: async () => { await page.route(POLLS, dropPoll); return true; },
   online: async () => { await page.unroute(POLLS, dropPoll); return true; },
+  // requests whose URL matches the regular expression c.re wait until "release"
+  hold: async (c) => {
+    await page.route(new RegExp(c.re), holdRoute);
+    return true;
+  },
+  release: async (c) => {
+    await page.unroute(new RegExp(c.re), holdRoute);
+    for (const r of held.splice(0)) await r.continue().catch(() => {}); // aborted ones throw
+    return true;
+  },
+  waitFailed: async (c) => {
+    const re = new RegExp(c.re);
+    if (!failed.some((u) => re.test(u))) {
+      await page.waitForEvent('requestfailed', { predicate: (r) => re.test(r.url()), timeout: c.timeout ?? 20000 });
+    }
+    return true;
+  },
   console: async () => consoleLog.slice(),
   dialogs: async () => dialogs.slice(),
   elementShot: async (c) => { await page.locator(c.selector).screenshot({ path: c.path }); return c.path; },

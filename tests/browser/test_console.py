@@ -1,6 +1,7 @@
 """The admin console (api.md 14, issue 22) in a real Chromium driven by Playwright
 (tests/browser/driver.mjs), against the real pushgated and PostgreSQL of the integration
 harness. Screenshots of each view go to $PUSHGATE_SCREENSHOTS (the build tree under ctest)."""
+import json
 import os
 import re
 import subprocess
@@ -71,7 +72,8 @@ class ConsoleTest(harness.TestCase):
         self.b.call("wait", selector="#users-view")
         self.b.call("fill", selector="#user-q", value=prefix)
         self.b.call("click", selector="#user-search")
-        self.b.call("wait", selector="#user-q")
+        # the unfiltered list is on screen until the filtered one replaces it
+        self.b.call("wait", selector=f"#users-view[data-q={json.dumps(prefix)}]")
         self.b.call("waitText", selector="#users-view td", text=username)
         names = self.b.call("texts", selector="#users-view button.user-link")
         self.assertIn(username, names)
@@ -132,6 +134,26 @@ class ConsoleTest(harness.TestCase):
         self.b.call("click", selector="#apps-view button.link")
         self.b.call("wait", selector="#next-page")
         self.shot("console-users.png")
+        self.assertNoCspViolation()
+
+    def test_late_answer_never_draws_over_a_newer_view(self):
+        for u in ("late-a1", "late-b1"):
+            self.register(u)
+        self.sign_in()
+        self.b.call("click", selector="#apps-view button.link")
+        self.b.call("wait", selector="#users-view[data-q='']")
+        self.b.call("hold", re=r"/users\?.*q=late-a")
+        self.b.call("fill", selector="#user-q", value="late-a")
+        self.b.call("click", selector="#user-search")
+        self.b.call("fill", selector="#user-q", value="late-b")
+        self.b.call("click", selector="#user-search")
+        self.b.call("wait", selector="#users-view[data-q='late-b']")
+        # the newer search aborted the older one's read: its answer can never arrive
+        self.b.call("waitFailed", re=r"/users\?.*q=late-a")
+        self.b.call("release", re=r"/users\?.*q=late-a")
+        self.assertEqual(self.b.call("texts", selector="#users-view button.user-link"),
+                         ["late-b1"])
+        self.assertEqual(self.b.call("text", selector="#error"), "")
         self.assertNoCspViolation()
 
     def test_locked_user_unlocked(self):

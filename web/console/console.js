@@ -39,13 +39,19 @@ class ApiError extends Error {
   }
 }
 
+// The view being drawn: a newer show() aborts the reads of the one before, so an answer
+// that comes late never draws over the view asked for after it. Actions (not GETs) are
+// never aborted: their outcome must be seen.
+let viewAbort = null;
+
 async function api(method, path, query = {}, body = undefined, token = sessionStorage.getItem(KEY)) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
   const url = '../' + path.replace(/^\//, '') + (q.toString() ? '?' + q : '');
   const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const signal = method === 'GET' && viewAbort ? viewAbort.signal : undefined;
+  const res = await fetch(url, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
@@ -64,18 +70,28 @@ async function act(question, fn, after) {
 }
 
 let timer = null;
+// A view's node may carry refresh(): called every 5 s while that view is shown.
 async function show(render) {
-  clearInterval(timer);
-  timer = null;
-  const view = $('view');
+  stopView();
+  const mine = (viewAbort = new AbortController());
   try {
     showError('');
     const node = await render();
-    view.replaceChildren(node);
+    if (mine !== viewAbort) return;
+    $('view').replaceChildren(node);
+    if (node.refresh) timer = setInterval(node.refresh, 5000);
   } catch (e) {
+    if (mine !== viewAbort) return;
     if (e instanceof ApiError && e.status === 401) return signOut('The admin token was refused.');
     showError(e.message);
   }
+}
+
+function stopView() {
+  clearInterval(timer);
+  timer = null;
+  if (viewAbort) viewAbort.abort();
+  viewAbort = null;
 }
 
 // -- views
@@ -97,7 +113,7 @@ async function usersView(app, q = '', cursor = null, back = []) {
   const input = el('input', { id: 'user-q', value: q, placeholder: 'username prefix', autocomplete: 'off' });
   const search = () => show(() => usersView(app, input.value));
   input.addEventListener('keydown', (e) => { if (e.key === 'Enter') search(); });
-  return el('div', { id: 'users-view' },
+  return el('div', { id: 'users-view', 'data-q': q },
     el('h2', {}, 'Users of ', app.name),
     el('div', { class: 'row' },
       el('label', { for: 'user-q' }, 'Search'), input,
@@ -189,16 +205,14 @@ async function recentView(app) {
   const page = await api('GET', '/auth', { applicationId: app.applicationId, limit: 50 });
   const node = el('div', { id: 'recent-view' }, el('h2', {}, 'Recent auth requests of ', app.name),
     el('p', {}, 'Refreshed every 5 seconds.'), authTable(page.items));
-  setTimeout(() => {
-    timer = setInterval(async () => {
-      try {
-        const p = await api('GET', '/auth', { applicationId: app.applicationId, limit: 50 });
-        node.querySelector('table').replaceWith(authTable(p.items));
-      } catch (e) {
-        showError(e.message);
-      }
-    }, 5000);
-  });
+  node.refresh = async () => {
+    try {
+      const p = await api('GET', '/auth', { applicationId: app.applicationId, limit: 50 });
+      node.querySelector('table').replaceWith(authTable(p.items));
+    } catch (e) {
+      if (e.name !== 'AbortError') showError(e.message);
+    }
+  };
   return node;
 }
 
@@ -258,7 +272,7 @@ function signedIn(on) {
 }
 
 function signOut(msg) {
-  clearInterval(timer);
+  stopView();
   sessionStorage.removeItem(KEY);
   $('view').replaceChildren();
   $('token').value = '';
