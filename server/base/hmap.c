@@ -126,6 +126,13 @@ void hmap_each(struct hmap *m, void (*fn)(void *value, void *arg), void *arg)
             fn(e->value, arg);
 }
 
+void hmap_each_key(struct hmap *m, void (*fn)(const char *key, void *arg), void *arg)
+{
+    for (size_t i = 0; i < m->nbuckets; i++)
+        for (struct entry *e = m->buckets[i]; e; e = e->next)
+            fn(e->key, arg);
+}
+
 size_t hmap_count(const struct hmap *m)
 {
     return m->count;

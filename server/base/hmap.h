@@ -25,6 +25,9 @@ int hmap_has(struct hmap *m, const char *key);
 void **hmap_values(struct hmap *m, size_t *n);
 /* Calls fn for every value (fn must not modify the map). */
 void hmap_each(struct hmap *m, void (*fn)(void *value, void *arg), void *arg);
+/* Calls fn for every (key, value) pair (a key with several values: once per value;
+ * fn must not modify the map). */
+void hmap_each_key(struct hmap *m, void (*fn)(const char *key, void *arg), void *arg);
 size_t hmap_count(const struct hmap *m);
 
 #endif

@@ -66,11 +66,12 @@ static void on_payload(void *arg, const char *payload)
         keyswap_check(n->srv);
 }
 
-/* Peers' announcements may have been lost: every held request (and what is
- * known of devices) goes back to the database. */
+/* Peers' announcements may have been lost: every held request, and every
+ * device held or known here, is checked against the database (the devices in
+ * one statement: devpoll.h). */
 static void reread_held(struct server *srv)
 {
-    devpoll_wake_all(srv);
+    devpoll_recheck_all(srv);
     authwait_recheck_all(srv);
 }
 

@@ -387,6 +387,12 @@ void hold_wake_all(struct server *srv, const struct hold_kind *k)
     free(all);
 }
 
+void hold_each_key(struct server *srv, const struct hold_kind *k,
+                   void (*fn)(const char *key, void *arg), void *arg)
+{
+    hmap_each_key(map_of(srv, k), fn, arg);
+}
+
 bool hold_registered(struct server *srv, const struct hold_kind *k, const char *key)
 {
     return hmap_has(map_of(srv, k), key);

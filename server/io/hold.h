@@ -108,6 +108,9 @@ size_t hold_each(struct server *srv, const struct hold_kind *k, const char *key,
 /* hold_wake for every hold under key / of the kind; returns how many. */
 size_t hold_wake_key(struct server *srv, const struct hold_kind *k, const char *key);
 void hold_wake_all(struct server *srv, const struct hold_kind *k);
+/* Calls fn with the key of every hold of kind k (fn must not end holds). */
+void hold_each_key(struct server *srv, const struct hold_kind *k,
+                   void (*fn)(const char *key, void *arg), void *arg);
 /* True when a hold of kind k is registered under key. */
 bool hold_registered(struct server *srv, const struct hold_kind *k, const char *key);
 /* Unregisters and frees the hold; returns its request, for the answer. */

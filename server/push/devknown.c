@@ -123,3 +123,8 @@ bool devknown_empty(struct devknown *k, const char *device)
     }
     return e->n == 0;
 }
+
+void devknown_each(struct devknown *k, void (*fn)(const char *device, void *arg), void *arg)
+{
+    hmap_each_key(k->map, fn, arg);
+}

@@ -11,6 +11,7 @@
 #include "server.h"
 #include "challenge.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
@@ -290,6 +291,53 @@ void devpoll_wake_all(struct server *srv)
 {
     devknown_forget_all(srv->known);
     hold_wake_all(srv, &poll_kind);
+}
+
+/* The devices that a lost announcement may concern: a pending challenge, or not
+ * active any more (revoked, removed). One statement for all of them, because
+ * waking every held poll is a read each: 16,000 in a worker of bench B5, which
+ * overran the database queue and turned one late heartbeat into 503s for every
+ * device and a storm of re-polls (docs/benchmarks.md, "A late heartbeat"). */
+static const char recheck_sql[] =
+    "SELECT d.id FROM (SELECT DISTINCT value AS id FROM json_array_elements_text($1::json)) d"
+    " WHERE NOT EXISTS (SELECT 1 FROM devices v WHERE v.id = d.id AND v.status = 'active')"
+    "    OR EXISTS (SELECT 1 FROM auth_challenges c JOIN auth_requests a ON a.id = c.request_id"
+    "                WHERE c.device_id = d.id AND c.expires_at > now()"
+    "                  AND a.status = 'pending')";
+
+static void add_device(const char *device, void *arg)
+{
+    json_array_append_new(arg, json_string(device));
+}
+
+static void on_recheck(void *arg, enum db_status st, PGresult *res)
+{
+    struct server *srv = arg;
+    if (st != DB_OK) {
+        log_kv(LOG_WARN, "checking held polls failed; reading each", NULL);
+        return devpoll_wake_all(srv);
+    }
+    for (int i = 0; i < PQntuples(res); i++)
+        devpoll_wake(srv, PQgetvalue(res, i, 0));
+    char n[24];
+    snprintf(n, sizeof n, "%d", PQntuples(res));
+    log_kv(LOG_INFO, "held polls checked again", "woken", n, NULL);
+}
+
+void devpoll_recheck_all(struct server *srv)
+{
+    json_t *ids = json_array();
+    hold_each_key(srv, &poll_kind, add_device, ids);
+    devknown_each(srv->known, add_device, ids);
+    if (json_array_size(ids) == 0) {
+        json_decref(ids);
+        return;
+    }
+    char *text = json_dumps(ids, JSON_COMPACT);
+    json_decref(ids);
+    const char *p[] = {text};
+    db_query(srv->db, recheck_sql, 1, p, on_recheck, srv);
+    free(text);
 }
 
 static void deliver_one(struct hold *h, void *item)

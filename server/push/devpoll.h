@@ -24,6 +24,11 @@ struct server;
 void devpoll_start(struct req *r, long wait_ms);
 void devpoll_wake(struct server *srv, const char *device_id);
 void devpoll_wake_all(struct server *srv);
+/* Announcements may have been lost (LISTEN reconnected; peers took this
+ * instance for dead): one statement finds which of the devices held or known
+ * here have a pending challenge or are no longer active, and only those are
+ * forgotten and woken. When that statement fails: devpoll_wake_all. */
+void devpoll_recheck_all(struct server *srv);
 /* A challenge for the device was just created here and signed (item:
  * {"requestId", "challenge"}, borrowed): its JWS is stored (or the one
  * stored first is taken), then held polls get it without reading it back;

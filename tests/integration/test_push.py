@@ -1094,6 +1094,36 @@ class TwoInstances(PushBase):
         self.assertEqual([dev.verify_challenge(c["challenge"])[1]["requestId"]
                           for c in challenges], [rid])
 
+    def test_after_listen_returns_only_the_devices_concerned_are_read(self):
+        """When A listens again it must find what it missed without one read per held poll
+        (a worker of bench B5 holds 16,000: reading them all overran the database queue and
+        answered every device 503). Nine idle devices and one with a challenge announced
+        while A was deaf: only that one is read (a read stamps an old lastSeenAt), its
+        poll gets the challenge, and the nine stay held."""
+        users = [self.new_user() for _ in range(10)]
+        devs = [dev for _, (dev,) in users]
+        a, pid = self.peer_with_listener()
+        for dev in devs:
+            self.assertEqual(self.poll(dev, 0, a), [])  # a read that finds nothing: A knows
+        restore = self.cut_listen(a, pid)
+        mark = len(a.logs)
+        waiting = [POOL.submit(self.poll, dev, 30, a) for dev in devs]
+        for dev in devs:
+            a.wait_log(lambda o, d=dev.device_id: o.get("msg") == "device poll held without a read"
+                       and o.get("deviceId") == d, since=mark)
+        ids = [dev.device_id for dev in devs]
+        self.q("UPDATE devices SET last_seen_at = '2000-01-01' WHERE id = ANY(%s)", ids)
+        rid = self.auth_async(users[0][0]).body["requestId"]  # on B: A does not hear it
+        mark = restore()
+        challenges = waiting[0].result(40)  # without the check: [] after the 30 s wait
+        self.assertEqual([devs[0].verify_challenge(c["challenge"])[1]["requestId"]
+                          for c in challenges], [rid])
+        a.wait_log(lambda o: o.get("msg") == "held polls checked again"
+                   and o.get("woken") == "1", since=mark)
+        read = "SELECT id FROM devices WHERE id = ANY(%s) AND last_seen_at > '2001-01-01'"
+        self.assertEqual(self.q(read, ids), [(ids[0],)])
+        self.assertEqual([w.done() for w in waiting[1:]], [False] * 9)
+
     def test_sigterm_before_the_create_reply_still_answers_503(self):
         """SIGTERM arrives while a synchronous POST /auth waits for its create's reply: the
         waiter registers after the drain began, and must still be drained (503), and the

@@ -8,6 +8,8 @@
 
 #include "devknown.h"
 
+#include <string.h>
+
 #include <stdio.h>
 
 static void unknown_until_read(void **state)
@@ -42,6 +44,12 @@ static void created_then_answered(void **state)
     devknown_free(k);
 }
 
+static void list_device(const char *device, void *arg)
+{
+    strncat(arg, device, 60 - strlen(arg));
+    strcat(arg, ",");
+}
+
 /* any other event forgets; a set too large is not tracked at all */
 static void forget_and_overflow(void **state)
 {
@@ -52,6 +60,9 @@ static void forget_and_overflow(void **state)
     devknown_forget(k, "d_1");
     assert_false(devknown_empty(k, "d_1"));
     assert_true(devknown_empty(k, "d_2"));
+    char listed[64] = "";
+    devknown_each(k, list_device, listed); /* what a LISTEN reconnect checks */
+    assert_string_equal(listed, "d_2,");
     devknown_forget_all(k);
     assert_false(devknown_empty(k, "d_2"));
     const char *many[] = {"q_1", "q_2", "q_3", "q_4"};

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void add_take_remove(void **state)
 {
@@ -65,11 +66,40 @@ static void many_keys(void **state)
     hmap_free(m);
 }
 
+static void count_key(const char *key, void *arg)
+{
+    size_t *seen = arg;
+    if (strcmp(key, "a") == 0)
+        seen[0]++;
+    else if (strcmp(key, "b") == 0)
+        seen[1]++;
+    else
+        seen[2]++;
+}
+
+/* Every (key, value) pair is visited once: a key with two values twice. */
+static void each_key(void **state)
+{
+    (void)state;
+    struct hmap *m = hmap_new();
+    int x, y, z;
+    hmap_add(m, "a", &x);
+    hmap_add(m, "a", &y);
+    hmap_add(m, "b", &z);
+    size_t seen[3] = {0, 0, 0};
+    hmap_each_key(m, count_key, seen);
+    assert_int_equal(seen[0], 2);
+    assert_int_equal(seen[1], 1);
+    assert_int_equal(seen[2], 0);
+    hmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(add_take_remove),
         cmocka_unit_test(many_keys),
+        cmocka_unit_test(each_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
