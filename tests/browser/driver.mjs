@@ -19,6 +19,8 @@ const failed = []; // URLs of requests that failed or that the page aborted
 
 async function newPage(opts = {}) {
   if (context) await context.close();
+  failed.length = 0; // a new page starts with no failed requests and nothing held
+  held.length = 0;
   context = await browser.newContext({
     serviceWorkers: opts.serviceWorkers || 'block',
     viewport: opts.viewport || { width: 360, height: 740 }, // a small phone
