@@ -195,7 +195,7 @@ class Push(PushBase):
         self.assertProblem(self.answer(dev, forged), 400, "invalid_response")
         self.assertProblem(self.answer(dev, ch, key=device.Device().key), 400,
                            "invalid_response")
-        self.assertProblem(self.answer(dev, ch, iat=int(time.time()) - 301), 400,
+        self.assertProblem(self.answer(dev, ch, iat=int(time.time()) - 310), 400,
                            "invalid_response")
         self.assertProblem(self.answer(dev, dict(ch, requestId="q_notthisone123")), 404,
                            "not_found")
